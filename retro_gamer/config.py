@@ -1,0 +1,411 @@
+"""The one typed home of retro-gamer's configuration.
+
+Two dataclasses describe a training run:
+
+* :class:`GameMetadata` -- what a game author writes in ``[tool.retro-gamer]``
+  (plus the module it came from and the board size read from the game);
+* :class:`Hyperparameters` -- every hyperparameter of the specification, with
+  its default, plus a few documented extensions.
+
+Each field carries a one-line description in its metadata. CLI options,
+validation, ``config.toml`` comments, Hydra's schema and the docs' tables are
+all derived from these declarations; nothing re-types a default elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, List, Optional  # noqa: UP035 -- OmegaConf needs typing generics
+
+from blessed.keyboard import get_keyboard_codes
+
+from retro_gamer.errors import ConfigError, GameDescriptionError, did_you_mean
+
+
+def _field(default: Any, help: str, **limits: Any) -> Any:
+    """A dataclass field with its description and validation limits in metadata."""
+    meta = {"help": help, **limits}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- game
+
+
+@dataclass
+class GameMetadata:
+    """A game's description: how the agent acts, what it is rewarded for, what it sees."""
+
+    actions: List[str] = _field(  # noqa: UP006
+        [], "Keystroke names the agent may send each turn (arrow names like KEY_UP, or "
+        "single characters); a no-op action is always added after them."
+    )
+    reward: str = _field("", "Key of the game's state dict whose change per turn is the reward.")
+    character_set: Optional[List[str]] = _field(  # noqa: UP006, UP007
+        None, "Single characters that may appear on the board, one input channel each; "
+        "other characters count as empty. Discovered by exploration when omitted."
+    )
+    spatial: bool = _field(
+        True, "Treat the board as a 2D scene (CNN) rather than a flat vector (MLP)."
+    )
+    observe_state: List[str] = _field(  # noqa: UP006
+        [], "Numeric state keys appended to the observation, in this order."
+    )
+    module: str = _field("", "Python module whose create_game() builds a fresh game.")
+    board_size: Optional[List[int]] = _field(  # noqa: UP006, UP007
+        None, "Board width and height, read from the game's board_size (never asked for)."
+    )
+
+    # Fields a game author writes in [tool.retro-gamer]; the others are filled in by us.
+    DESCRIPTION_FIELDS = ("actions", "reward", "character_set", "spatial", "observe_state")
+
+    @classmethod
+    def from_pyproject(cls, module: str) -> GameMetadata:
+        """Read ``[tool.retro-gamer]`` for ``module`` and check it against a real game.
+
+        The ``pyproject.toml`` is the first one found in or above the module's
+        source directory; retro's own examples that ship without one use a
+        description bundled with retro-gamer.
+        """
+        from retro_gamer.games import load_metadata  # games imports this module
+
+        return load_metadata(module)
+
+    @classmethod
+    def from_mapping(cls, data: dict, source: str) -> GameMetadata:
+        """Build and validate metadata from a TOML table; ``source`` names it in errors."""
+        if not isinstance(data, dict):
+            raise GameDescriptionError(f"{source} must be a table of fields, not {data!r}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                hint = did_you_mean(key, cls.DESCRIPTION_FIELDS)
+                raise GameDescriptionError(
+                    f"{source}: unknown field '{key}'.{hint} Allowed fields: "
+                    f"{', '.join(cls.DESCRIPTION_FIELDS)}."
+                )
+        for required in ("actions", "reward"):
+            if required not in data:
+                raise GameDescriptionError(
+                    f"{source}: the required field '{required}' is missing. "
+                    + _EXAMPLES[required]
+                )
+        values = {k: (list(v) if isinstance(v, list) else v) for k, v in data.items()}
+        metadata = cls(**values)
+        metadata.validate(source)
+        return metadata
+
+    def validate(self, source: str) -> None:
+        """Raise :class:`GameDescriptionError` naming ``source`` if any field is malformed."""
+        _check_key_list(self.actions, "actions", source)
+        if not isinstance(self.reward, str) or not self.reward:
+            raise GameDescriptionError(
+                f"{source}: 'reward' must be the name of a state key, got {self.reward!r}. "
+                + _EXAMPLES["reward"]
+            )
+        if self.character_set is not None:
+            _check_character_set(self.character_set, source)
+        if not isinstance(self.spatial, bool):
+            raise GameDescriptionError(
+                f"{source}: 'spatial' must be true or false, got {self.spatial!r}."
+            )
+        _check_string_list(self.observe_state, "observe_state", source, allow_empty=True)
+        if self.reward in self.observe_state:
+            raise GameDescriptionError(
+                f"{source}: 'observe_state' contains the reward key '{self.reward}'. "
+                "The reward must not be part of the observation; remove it from observe_state."
+            )
+        if not isinstance(self.module, str):
+            raise GameDescriptionError(f"{source}: 'module' must be a module name string.")
+        if self.board_size is not None:
+            ok = (
+                isinstance(self.board_size, list)
+                and len(self.board_size) == 2
+                and all(_is_int(v) and v > 0 for v in self.board_size)
+            )
+            if not ok:
+                raise GameDescriptionError(
+                    f"{source}: 'board_size' must be [width, height] with positive integers, "
+                    f"got {self.board_size!r}. It is read from the game; delete it to re-read."
+                )
+
+    @property
+    def n_actions(self) -> int:
+        """Outputs of the Q-network: the described actions plus the trailing no-op."""
+        return len(self.actions) + 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_EXAMPLES = {
+    "actions": 'For example: actions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]',
+    "reward": 'For example: reward = "score"',
+}
+_KEY_NAMES = frozenset(name for name in get_keyboard_codes().values() if name.startswith("KEY_"))
+_KEY_LIKE = re.compile(r"KEY_[A-Z0-9_]+")
+
+
+def _check_string_list(value: Any, name: str, source: str, allow_empty: bool) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise GameDescriptionError(
+            f"{source}: '{name}' must be a list of non-empty strings, got {value!r}."
+        )
+    if not value and not allow_empty:
+        raise GameDescriptionError(f"{source}: '{name}' must not be empty.")
+    duplicates = sorted({v for v in value if value.count(v) > 1})
+    if duplicates:
+        raise GameDescriptionError(
+            f"{source}: '{name}' lists {duplicates[0]!r} more than once; list each entry once."
+        )
+
+
+def _check_key_list(actions: Any, name: str, source: str) -> None:
+    _check_string_list(actions, name, source, allow_empty=False)
+    for key in actions:
+        if len(key) == 1:
+            continue
+        if key not in _KEY_NAMES:
+            hint = did_you_mean(key, _KEY_NAMES) if _KEY_LIKE.fullmatch(key) else ""
+            raise GameDescriptionError(
+                f"{source}: '{name}' has {key!r}, which is neither a key name such as "
+                f"'KEY_LEFT' nor a single character.{hint}"
+            )
+
+
+def _check_character_set(chars: Any, source: str) -> None:
+    if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
+        raise GameDescriptionError(
+            f"{source}: 'character_set' must be a list of single characters, got {chars!r}."
+        )
+    for c in chars:
+        if len(c) != 1:
+            raise GameDescriptionError(
+                f"{source}: 'character_set' entry {c!r} is not a single character. "
+                'Write each character as its own string, e.g. ["@", "*"].'
+            )
+        if c == " ":
+            raise GameDescriptionError(
+                f"{source}: 'character_set' contains a space; a space is an empty cell "
+                "and needs no channel. Remove it."
+            )
+    if len(set(chars)) != len(chars):
+        dup = next(c for c in chars if chars.count(c) > 1)
+        raise GameDescriptionError(
+            f"{source}: 'character_set' lists {dup!r} more than once; list each character once."
+        )
+    if len(chars) > 254:
+        raise GameDescriptionError(
+            f"{source}: 'character_set' has {len(chars)} characters; at most 254 are supported."
+        )
+
+
+# ---------------------------------------------------------------- hyperparameters
+
+
+@dataclass
+class Hyperparameters:
+    """Every knob of a training run, with the specification's defaults.
+
+    ``lo``/``hi`` bound a value (``lo_open`` excludes ``lo``); ``choices`` lists the
+    allowed strings. Extensions beyond the specification are marked in their help.
+    """
+
+    # Learning and optimization
+    learning_rate: float = _field(
+        0.001, "Step size of the Adam optimizer.", lo=0.0, lo_open=True, hi=10.0
+    )
+    lr_decay: float = _field(
+        0.995, "Multiplier applied to the learning rate after each episode.",
+        lo=0.0, lo_open=True, hi=1.0,
+    )
+    gamma: float = _field(
+        0.99, "Discount factor for future rewards.", lo=0.0, lo_open=True, hi=1.0
+    )
+    # Exploration
+    epsilon: float = _field(
+        1.0, "Initial probability of taking a random action.", lo=0.0, hi=1.0
+    )
+    epsilon_decay: float = _field(
+        0.995, "Multiplier applied to epsilon after each episode.",
+        lo=0.0, lo_open=True, hi=1.0,
+    )
+    epsilon_min: float = _field(0.05, "Floor below which epsilon never falls.", lo=0.0, hi=1.0)
+    # Memory and sampling
+    batch_size: int = _field(
+        64, "Experiences sampled from the replay buffer per training step.", lo=1, hi=65536
+    )
+    memory_capacity: int = _field(
+        10000, "Experiences the replay buffer holds; the oldest are dropped first.",
+        lo=1, hi=10_000_000,
+    )
+    prioritize_experiences: bool = _field(
+        False, "Sample experiences with large TD errors more often (prioritized replay)."
+    )
+    # Network architecture
+    n_layers: int = _field(
+        2, "Hidden layers of the MLP head (after the CNN for spatial games).", lo=0, hi=32
+    )
+    layer_size: int = _field(128, "Units in each hidden layer.", lo=1, hi=65536)
+    # Training duration
+    training_episodes: int = _field(
+        1000, "Episodes to train in all.", lo=1, hi=100_000_000
+    )
+    max_turns_per_episode: int = _field(
+        2000, "Turns after which an episode is cut off.", lo=1, hi=100_000_000
+    )
+    target_update_freq: int = _field(
+        100, "Training steps between copies of the network into the target network.",
+        lo=1, hi=100_000_000,
+    )
+    # Character discovery
+    exploration_turns: int = _field(
+        200, "Random turns played to discover the board's characters when the game "
+        "description has no character_set.", lo=1, hi=10_000_000,
+    )
+    unknown_character_strategy: str = _field(
+        "ignore", "What to do with a character outside character_set: 'ignore' (empty "
+        "cell) or 'extend' (add a channel, keep the learned weights).",
+        choices=("ignore", "extend"),
+    )
+    # Extensions beyond the specification
+    seed: Optional[int] = _field(  # noqa: UP007
+        None, "Seed for the game's, numpy's and torch's random numbers; chosen and "
+        "recorded at the start of training when unset.", lo=0, hi=2**32 - 1,
+    )
+    train_every: int = _field(
+        1, "Environment turns between training steps.", lo=1, hi=1_000_000
+    )
+    checkpoint_every: int = _field(
+        100, "Episodes between checkpoints (checkpoints/ep_NNNN.pt).", lo=1, hi=100_000_000
+    )
+    priority_alpha: float = _field(
+        0.6, "Prioritized replay: how strongly priorities skew sampling (0 = uniform).",
+        lo=0.0, hi=1.0,
+    )
+    priority_beta: float = _field(
+        0.4, "Prioritized replay: initial importance-sampling correction, annealed to 1.",
+        lo=0.0, hi=1.0,
+    )
+    device: str = _field(
+        "auto", "Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or "
+        "'cuda:N'.", pattern=r"auto|cpu|cuda(:\d+)?|mps",
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for the first value out of type or range."""
+        for f in dataclasses.fields(self):
+            check_value(f.name, getattr(self, f.name))
+        if self.epsilon_min > self.epsilon:
+            raise ConfigError(
+                f"epsilon_min ({self.epsilon_min}) is larger than epsilon ({self.epsilon}); "
+                "epsilon_min must be at most epsilon."
+            )
+        if self.batch_size > self.memory_capacity:
+            raise ConfigError(
+                f"batch_size ({self.batch_size}) is larger than memory_capacity "
+                f"({self.memory_capacity}); the replay buffer could never fill a batch. "
+                "Lower batch_size or raise memory_capacity."
+            )
+
+    @classmethod
+    def from_mapping(cls, values: dict, source: str = "hyperparameters") -> Hyperparameters:
+        """Build from a mapping, refusing unknown names with a 'did you mean' hint."""
+        for name in values:
+            check_known(name, source)
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
+
+# Fields whose change alters the network's shape: refused on a run with checkpoints.
+SHAPE_FIELDS = ("n_layers", "layer_size")
+
+
+def check_known(name: str, source: str = "hyperparameters") -> None:
+    if name not in HYPERPARAMETER_FIELDS:
+        raise ConfigError(
+            f"Unknown hyperparameter '{name}' in {source}."
+            f"{did_you_mean(name, HYPERPARAMETER_FIELDS)} "
+            "Run 'retro-gamer create --help' to list them all."
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def field_kind(name: str) -> type:
+    """The scalar type of a hyperparameter (int, float, bool or str)."""
+    annotation = str(HYPERPARAMETER_FIELDS[name].type)
+    for kind in (bool, int, float, str):
+        if kind.__name__ in annotation:
+            return kind
+    raise AssertionError(f"unsupported annotation {annotation}")  # pragma: no cover
+
+
+def describe_range(name: str) -> str:
+    """Human wording of a field's allowed values, e.g. 'a number in (0, 1]'."""
+    meta = HYPERPARAMETER_FIELDS[name].metadata
+    kind = field_kind(name)
+    if "choices" in meta:
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    if kind is bool:
+        return "true or false"
+    if kind is str:
+        return "a string"
+    noun = "an integer" if kind is int else "a number"
+    if "lo" not in meta:
+        return noun
+    left = "(" if meta.get("lo_open") else "["
+    return f"{noun} in {left}{meta['lo']}, {meta['hi']}]"
+
+
+def check_value(name: str, value: Any) -> None:
+    """Raise :class:`ConfigError` unless ``value`` has ``name``'s type and range."""
+    meta = HYPERPARAMETER_FIELDS[name].metadata
+    kind = field_kind(name)
+    optional = "Optional" in str(HYPERPARAMETER_FIELDS[name].type)
+    if value is None and optional:
+        return
+    type_ok = (
+        isinstance(value, bool) if kind is bool
+        else _is_int(value) if kind is int
+        else (_is_int(value) or isinstance(value, float)) if kind is float
+        else isinstance(value, str)
+    )
+    allowed = describe_range(name)
+    if not type_ok:
+        raise ConfigError(
+            f"{name} must be {allowed}, got {value!r} ({_type_name(value)})."
+        )
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}.")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}.{did_you_mean(value, meta['choices'])}")
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        raise ConfigError(f"{name} must be one of 'auto', 'cpu', 'cuda', 'cuda:N', got {value!r}.")
+    if "lo" in meta:
+        lo, hi = meta["lo"], meta["hi"]
+        below = value <= lo if meta.get("lo_open") else value < lo
+        if below or value > hi:
+            raise ConfigError(f"{name} must be {allowed}, got {value!r}.")

@@ -1,0 +1,88 @@
+"""Turning a retro board into numbers.
+
+A board is kept in its *compact* form: one ``uint8`` per cell holding the
+character's index in the character set, counting from 1 (0 is an empty cell or
+an ignored character). That is what the replay buffer stores, 1 byte a cell
+instead of ``4 * C`` bytes of float one-hot; the one-hot expansion happens at
+the last moment, vectorised (numpy here, torch inside the network).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from retro.views._util import get_agent_character
+
+
+def top_agent(agents: list):
+    """The agent drawn at a cell: highest ``z`` wins, first added on ties (as retro draws)."""
+    if len(agents) == 1:
+        return agents[0]
+    return max(agents, key=lambda a: getattr(a, "z", 0) or 0)
+
+
+def visible_characters(game):
+    """Yield ``(x, y, character)`` for every occupied cell, as retro's views draw it."""
+    for (x, y), agents in game.get_agents_by_position().items():
+        yield x, y, get_agent_character(top_agent(agents), (x, y))
+
+
+class BoardEncoder:
+    """Encodes a game's board as character indices, remembering characters it did not know."""
+
+    def __init__(self, character_set: Sequence[str], board_size: Sequence[int]):
+        self.width, self.height = (int(v) for v in board_size)
+        self.characters: list[str] = []
+        self.codes: dict[str, int] = {}
+        self.unknown: set[str] = set()
+        for character in character_set:
+            self.add_character(character)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.characters)
+
+    def add_character(self, character: str) -> int:
+        """Append a character (one more channel); existing indices keep their meaning."""
+        if character not in self.codes:
+            if len(self.characters) >= 254:
+                raise ValueError("at most 254 distinct characters fit a uint8 board")
+            self.characters.append(character)
+            self.codes[character] = len(self.characters)
+        self.unknown.discard(character)
+        return self.codes[character]
+
+    def encode(self, game, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the ``(height, width)`` uint8 board of the game's current state."""
+        board = np.zeros((self.height, self.width), dtype=np.uint8) if out is None else out
+        if out is not None:
+            board.fill(0)
+        codes = self.codes
+        for x, y, character in visible_characters(game):
+            code = codes.get(character)
+            if code is not None:
+                board[y, x] = code
+            elif character != " ":
+                self.unknown.add(character)
+        return board
+
+
+def one_hot_spatial(boards: np.ndarray, n_channels: int) -> np.ndarray:
+    """``(..., H, W)`` indices to channel-first ``(..., C, H, W)`` float32 one-hot."""
+    channels = np.arange(1, n_channels + 1, dtype=np.uint8).reshape(-1, 1, 1)
+    return (boards[..., None, :, :] == channels).astype(np.float32)
+
+
+def one_hot_flat(boards: np.ndarray, n_channels: int) -> np.ndarray:
+    """``(..., H, W)`` indices to channel-last ``(..., H, W, C)`` float32 one-hot."""
+    channels = np.arange(1, n_channels + 1, dtype=np.uint8)
+    return (boards[..., None] == channels).astype(np.float32)
+
+
+def observation_vector(
+    board: np.ndarray, extras: np.ndarray, n_channels: int, spatial: bool
+) -> np.ndarray:
+    """The specification's flat float32 observation: one-hot board, then observe_state values."""
+    encoded = one_hot_spatial(board, n_channels) if spatial else one_hot_flat(board, n_channels)
+    return np.concatenate([encoded.reshape(-1), extras.astype(np.float32, copy=False)])

@@ -1,0 +1,190 @@
+"""``GameEnvironment``: a retro game behind a gym-style ``reset`` / ``step`` interface."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from retro.input import ProgrammaticInput
+
+from retro_gamer.config import GameMetadata
+from retro_gamer.encoding import BoardEncoder, observation_vector, visible_characters
+from retro_gamer.errors import GameCrashed, GameDescriptionError
+from retro_gamer.games import make_game
+
+Action = "str | int | None"
+
+
+class GameEnvironment:
+    """Steps a game programmatically and encodes what the agent sees.
+
+    ``reset()`` starts a fresh game from ``create_game()`` and returns the first
+    observation; ``step(action)`` sends one keystroke (a name from
+    ``metadata.actions``, its index, or ``None`` for the no-op) and returns
+    ``(observation, reward, done)``. The reward is the change of the state key
+    ``metadata.reward`` during the turn.
+
+    The trainer uses the compact side of the same object: :meth:`act` takes an
+    action index and leaves the uint8 board in :attr:`board` and the observed
+    state values in :attr:`extras`, with no float one-hot built per turn.
+    """
+
+    def __init__(
+        self,
+        create_game: Callable[[], Any],
+        metadata: GameMetadata,
+        *,
+        exploration_turns: int = 200,
+        rng: random.Random | None = None,
+    ):
+        self.create_game = create_game
+        self.metadata = metadata
+        self._module = metadata.module or getattr(create_game, "__module__", "the game")
+        character_set = metadata.character_set
+        if character_set is None:
+            character_set = discover_characters(
+                create_game, metadata.actions, exploration_turns, rng or random.Random()
+            )
+        self.game = None
+        self._input = ProgrammaticInput()
+        self._keys: list[str | None] = [*metadata.actions, None]
+        probe = make_game(create_game, self._module)
+        self.board_size = tuple(probe.board_size)
+        self.encoder = BoardEncoder(character_set, self.board_size)
+        self.board = np.zeros((self.board_size[1], self.board_size[0]), dtype=np.uint8)
+        self.extras = np.zeros(len(metadata.observe_state), dtype=np.float32)
+        self._last_reward_value = 0.0
+        self.turn = 0
+
+    # ------------------------------------------------------------------ specification API
+
+    @property
+    def character_set(self) -> list[str]:
+        return self.encoder.characters
+
+    @property
+    def n_actions(self) -> int:
+        return len(self._keys)
+
+    @property
+    def observation_size(self) -> int:
+        width, height = self.board_size
+        return width * height * self.encoder.n_channels + len(self.extras)
+
+    def reset(self) -> np.ndarray:
+        """Start a new game and return its first observation."""
+        self.start()
+        return self.observation()
+
+    def step(self, action: str | int | None) -> tuple[np.ndarray, float, bool]:
+        """Play one turn; return ``(observation, reward, done)``."""
+        reward, done = self.act(self.action_index(action))
+        return self.observation(), reward, done
+
+    def observation(self) -> np.ndarray:
+        """The current observation as the specification lays it out (flat float32)."""
+        return observation_vector(
+            self.board, self.extras, self.encoder.n_channels, self.metadata.spatial
+        )
+
+    # ---------------------------------------------------------------------- compact API
+
+    def action_index(self, action: str | int | None) -> int:
+        if action is None:
+            return len(self._keys) - 1
+        if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+            if 0 <= action < len(self._keys):
+                return int(action)
+        elif action in self.metadata.actions:
+            return self.metadata.actions.index(action)
+        raise ValueError(
+            f"Unknown action {action!r}: use one of {self.metadata.actions}, None for the "
+            f"no-op, or an index from 0 to {len(self._keys) - 1}."
+        )
+
+    def start(self) -> None:
+        """Start a fresh game and encode its first board."""
+        self.game = make_game(self.create_game, self._module)
+        self.game.input_source = self._input
+        self.game.view = None
+        self.game.start()
+        self.turn = 0
+        self._last_reward_value = self._reward_value()
+        self._encode()
+
+    def act(self, index: int) -> tuple[float, bool]:
+        """Press ``actions[index]`` (the last index is the no-op) and play one turn."""
+        if self.game is None or not self.game.playing:
+            raise RuntimeError("The game is over (or not started); call reset() first.")
+        self._input.press(self._keys[index])
+        try:
+            self.game.step()
+        except Exception as error:
+            raise GameCrashed(
+                f"The game {self._module} raised {type(error).__name__} during turn "
+                f"{self.turn + 1}: {error}"
+            ) from error
+        self.turn += 1
+        value = self._reward_value()
+        reward = value - self._last_reward_value
+        self._last_reward_value = value
+        self._encode()
+        return reward, not self.game.playing
+
+    @property
+    def done(self) -> bool:
+        return self.game is None or not self.game.playing
+
+    def _encode(self) -> None:
+        self.encoder.encode(self.game, out=self.board)
+        state = self.game.state
+        for i, key in enumerate(self.metadata.observe_state):
+            self.extras[i] = _number(state, key, self._module)
+
+    def _reward_value(self) -> float:
+        return _number(self.game.state, self.metadata.reward, self._module)
+
+
+def _number(state, key: str, module: str) -> float:
+    try:
+        value = state[key]
+    except KeyError:
+        raise GameDescriptionError(
+            f"The state of {module} has no key '{key}' any more; the description uses it."
+        ) from None
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise GameDescriptionError(
+            f"The state key '{key}' of {module} holds {value!r}, which is not a number."
+        ) from None
+
+
+def discover_characters(
+    create_game: Callable[[], Any], actions: Sequence[str], turns: int, rng: random.Random
+) -> list[str]:
+    """Play ``turns`` random turns (new games as needed) and return the characters seen, sorted."""
+    keys = [*actions, None]
+    seen: set[str] = set()
+    source = ProgrammaticInput()
+    game = None
+    for _ in range(turns):
+        if game is None or not game.playing:
+            game = make_game(create_game)
+            game.input_source, game.view = source, None
+            game.start()
+            seen.update(c for _, _, c in visible_characters(game))
+        source.press(rng.choice(keys))
+        try:
+            game.step()
+        except Exception as error:
+            raise GameCrashed(
+                f"The game raised {type(error).__name__} while exploring its characters: {error}"
+            ) from error
+        seen.update(c for _, _, c in visible_characters(game))
+    seen.discard(" ")
+    return sorted(seen)

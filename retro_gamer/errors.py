@@ -1,0 +1,41 @@
+"""The exceptions retro-gamer raises for problems a user can fix.
+
+Every message is written to be printed as it is: it names the file or field,
+the bad value, and what to do instead. The CLI prints ``str(error)`` and exits
+non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class RetroGamerError(Exception):
+    """Base class for every error meant for the user rather than the developer."""
+
+
+class GameDescriptionError(RetroGamerError):
+    """A game module or its ``[tool.retro-gamer]`` description is unusable."""
+
+
+class ConfigError(RetroGamerError):
+    """A hyperparameter, override or ``config.toml`` value is invalid."""
+
+
+class RunDirectoryError(RetroGamerError):
+    """A run directory is missing, incomplete, locked or would lose progress."""
+
+
+class CheckpointError(RetroGamerError):
+    """A checkpoint file is missing, corrupt or does not match the run."""
+
+
+class GameCrashed(RetroGamerError):
+    """The game's own code raised an exception while being created or stepped."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
