@@ -133,6 +133,10 @@ class GameEnvironment:
         self._encode()
         return reward, not self.game.playing
 
+    def reencode(self) -> None:
+        """Encode the current board again (after the character set grew)."""
+        self._encode()
+
     @property
     def done(self) -> bool:
         return self.game is None or not self.game.playing

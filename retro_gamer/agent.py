@@ -1,0 +1,57 @@
+"""A trained agent: a Q-network loaded from a checkpoint, acting greedily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retro_gamer.config import GameMetadata
+from retro_gamer.errors import CheckpointError
+from retro_gamer.networks import QNetwork
+from retro_gamer.run_dir import RunDirectory
+
+
+class GreedyAgent:
+    """Picks the action with the highest Q-value for a compact board and state values."""
+
+    def __init__(self, network: QNetwork, metadata: GameMetadata, character_set: list[str]):
+        self.network = network.eval()
+        self.metadata = metadata
+        self.character_set = character_set
+
+    @classmethod
+    def from_checkpoint(cls, run: RunDirectory, name: str = "final") -> GreedyAgent:
+        metadata, _ = run.read_config()
+        path = run.checkpoint_path(name)
+        state = run.load_checkpoint(path)
+        signature = dict(state.get("network", {}))
+        try:
+            signature["board_size"] = tuple(signature["board_size"])
+            network = QNetwork(**signature)
+            network.load_state_dict(state["model"])
+        except (KeyError, TypeError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{path} does not hold a network retro-gamer can rebuild: "
+                f"{str(error).splitlines()[0]}"
+            ) from None
+        if list(state.get("actions", [])) != list(metadata.actions):
+            raise CheckpointError(
+                f"{path} was trained with actions {state.get('actions')}, but {run.config_path} "
+                f"lists {metadata.actions}."
+            )
+        metadata.character_set = list(state["character_set"])
+        return cls(network, metadata, metadata.character_set)
+
+    def act(self, board: np.ndarray, extras: np.ndarray) -> int:
+        with torch.no_grad():
+            q = self.network(torch.from_numpy(board)[None], torch.from_numpy(extras)[None])
+        return int(q[0].argmax())
+
+    def act_batch(self, boards: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            q = self.network(torch.from_numpy(boards), torch.from_numpy(extras))
+        return q.argmax(dim=1).numpy()
+
+

@@ -1,0 +1,226 @@
+"""The ``retro-gamer`` command: parse, call one library function, print.
+
+Errors meant for the user (:class:`~retro_gamer.errors.RetroGamerError`) are
+printed as one message with a non-zero exit code; set ``RETRO_GAMER_DEBUG=1``
+or pass ``--debug`` to see the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from retro_gamer import __version__
+from retro_gamer.config import Hyperparameters, describe_range, field_kind
+from retro_gamer.errors import RetroGamerError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+CREATE_EXAMPLES = """\
+examples:
+  retro-gamer create --game retro.examples.snake --output runs/snake
+  retro-gamer create --game mygame --output runs/fast --training-episodes 200 --gamma 0.95
+  retro-gamer create --game mygame --output runs/per gamma=0.9 prioritize_experiences=true
+
+The game's [tool.retro-gamer] section is read from the pyproject.toml in or
+above the module's folder; a module in the current folder is importable.
+"""
+TRAIN_EXAMPLES = """\
+examples:
+  retro-gamer train runs/snake                          train to training_episodes
+  retro-gamer train runs/snake gamma=0.95 batch_size=32 patch config.toml, then train
+  retro-gamer train runs/snake --resume latest          continue after a stop
+  retro-gamer train runs/snake training_episodes=2000 --resume latest   train longer
+  retro-gamer train runs/snake -m gamma=0.9,0.99        a sweep: one run directory per job
+  retro-gamer train runs/snake -m gamma=0.9,0.99 hydra/launcher=joblib
+  retro-gamer train runs/snake --cfg job                print the composed config only
+"""
+PLAY_EXAMPLES = """\
+examples:
+  retro-gamer play runs/snake
+  retro-gamer play runs/snake --checkpoint ep_0100 --framerate 30
+
+Press Enter or Escape to quit.
+"""
+INFO_EXAMPLES = """\
+examples:
+  retro-gamer info runs/snake
+  retro-gamer info runs/snake --json
+"""
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
+    """One option per hyperparameter, generated from the dataclass so they cannot drift."""
+    group = parser.add_argument_group(
+        "hyperparameters", "Each sets one value in config.toml's [hyperparameters] "
+        "(defaults in brackets).")
+    for f in dataclasses.fields(Hyperparameters):
+        kind = field_kind(f.name)
+        default = f.default
+        help_text = f"{f.metadata['help']} [{default}]".replace("%", "%%")
+        if kind is bool:
+            group.add_argument(option_name(f.name), dest=f.name, default=None,
+                               action=argparse.BooleanOptionalAction, help=help_text)
+            continue
+        metavar = {int: "N", float: "F", str: "TEXT"}[kind]
+        choices = f.metadata.get("choices")
+        group.add_argument(option_name(f.name), dest=f.name, default=None, type=kind,
+                           metavar=metavar if not choices else None, choices=choices,
+                           help=help_text + f" ({describe_range(f.name)})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retro-gamer",
+        description="Train Deep Q-Network agents to play retro terminal games.",
+        epilog="Start with: retro-gamer create --game retro.examples.snake --output runs/snake",
+    )
+    parser.add_argument("--version", action="version", version=f"retro-gamer {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks for errors (or set RETRO_GAMER_DEBUG=1)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    create = commands.add_parser(
+        "create", help="create a run directory from a game's description",
+        description="Create a training run directory holding config.toml.",
+        epilog=CREATE_EXAMPLES, formatter_class=formatter)
+    create.add_argument("--game", required=True, metavar="MODULE",
+                        help="Python module with create_game(), e.g. retro.examples.snake")
+    create.add_argument("--output", required=True, metavar="DIR",
+                        help="directory to create for this run")
+    create.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                        help="hyperparameter overrides such as gamma=0.95")
+    add_hyperparameter_options(create)
+
+    train = commands.add_parser(
+        "train", help="train (or resume) the agent of a run directory",
+        description="Train a DQN agent as RUN_DIR/config.toml describes. OVERRIDEs use "
+        "Hydra's syntax: bare names set [hyperparameters], game.NAME sets [game].",
+        epilog=TRAIN_EXAMPLES, formatter_class=formatter)
+    train.add_argument("run_dir", metavar="RUN_DIR")
+    train.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                       help="Hydra overrides, e.g. gamma=0.95 or (with -m) gamma=0.9,0.99")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue from this checkpoint: 'latest', a name such as "
+                       "ep_0100, or a file path")
+    train.add_argument("-m", "--multirun", action="store_true",
+                       help="run a Hydra sweep: one complete run directory per job")
+    train.add_argument("--cfg", choices=("job", "hydra", "all"),
+                       help="print the composed config and exit without training")
+    train.add_argument("--info", nargs="?", const="all", metavar="TOPIC",
+                       help="print Hydra's information about the config and exit")
+
+    play = commands.add_parser(
+        "play", help="watch a trained agent play in the terminal",
+        description="Watch the agent of RUN_DIR play the game in this terminal.",
+        epilog=PLAY_EXAMPLES, formatter_class=formatter)
+    play.add_argument("run_dir", metavar="RUN_DIR")
+    play.add_argument("--checkpoint", default="final", metavar="NAME",
+                      help="checkpoint name (ep_0100) or path relative to RUN_DIR/checkpoints "
+                      "[final]")
+    play.add_argument("--framerate", type=int, default=12, metavar="N",
+                      help="target frames per second [12]")
+
+    info = commands.add_parser(
+        "info", help="summarise a run: game, hyperparameters, episodes, checkpoints",
+        description="Print a summary of a training run.",
+        epilog=INFO_EXAMPLES, formatter_class=formatter)
+    info.add_argument("run_dir", metavar="RUN_DIR")
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def cmd_create(args, console: Console) -> int:
+    from retro_gamer.games import ensure_cwd_importable
+    from retro_gamer.overrides import hyperparameter_overrides
+    from retro_gamer.runs import create_run
+
+    ensure_cwd_importable()
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)
+              if getattr(args, f.name) is not None}
+    values.update(hyperparameter_overrides(args.overrides))
+    run = create_run(args.game, args.output, values)
+    console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
+                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}")
+    return 0
+
+
+def cmd_train(args, console: Console) -> int:
+    from retro_gamer.games import ensure_cwd_importable
+    from retro_gamer.sweep import train_command
+
+    ensure_cwd_importable()
+    return train_command(args.run_dir, args.overrides, resume=args.resume,
+                         multirun=args.multirun, cfg=args.cfg, info=args.info, console=console)
+
+
+def cmd_play(args, console: Console) -> int:
+    from retro_gamer.games import ensure_cwd_importable
+    from retro_gamer.play import play_run
+
+    ensure_cwd_importable()
+    if args.framerate < 1:
+        raise_usage("--framerate must be at least 1.")
+    result = play_run(args.run_dir, args.checkpoint, args.framerate)
+    how = "quit" if result.quit else "game over"
+    console.print(f"Score: {result.score:g} after {result.turns} turns ({how}).")
+    return 0
+
+
+def cmd_info(args, console: Console) -> int:
+    from retro_gamer.report import render_run, run_summary
+
+    summary = run_summary(args.run_dir)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        render_run(summary, console)
+    return 0
+
+
+def raise_usage(message: str) -> None:
+    from retro_gamer.errors import ConfigError
+
+    raise ConfigError(message)
+
+
+COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        return COMMANDS[args.command](args, console)
+    except RetroGamerError as error:
+        if debug:
+            raise
+        errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False)
+        return EXIT_INTERRUPTED if type(error).__name__ == "TrainingInterrupted" else EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        errors.print("Interrupted.")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

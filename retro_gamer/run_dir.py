@@ -1,0 +1,352 @@
+"""The run directory: the only code that builds paths inside one or writes its files.
+
+::
+
+    RUN_DIR/
+    ├── config.toml        game description + hyperparameters (tomlkit: comments survive)
+    ├── training.log       architecture description, then one line per episode
+    └── checkpoints/
+        ├── ep_0100.pt     weights, optimizer, epsilon, counters, RNG states
+        ├── ep_0100.replay.pt   replay buffer of the newest checkpoint (for exact resume)
+        └── final.pt
+
+Every file is replaced atomically (written to a temporary file in the same
+folder, flushed, fsynced, renamed), so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import torch
+from tomlkit.exceptions import TOMLKitError
+
+from retro_gamer.config import (
+    HYPERPARAMETER_FIELDS,
+    GameMetadata,
+    Hyperparameters,
+    check_known,
+)
+from retro_gamer.errors import (
+    CheckpointError,
+    ConfigError,
+    GameDescriptionError,
+    RunDirectoryError,
+    did_you_mean,
+)
+
+CONFIG_NAME = "config.toml"
+LOG_NAME = "training.log"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_NAME = re.compile(r"^(ep_(\d+)|final)\.pt$")
+EPISODE_LINE = re.compile(r"^\[EP (\d+)\] ")
+EPISODE_FIELDS = re.compile(
+    r"^\[EP (?P<episode>\d+)\] total_reward=(?P<total_reward>\S+) steps=(?P<steps>\d+) "
+    r"epsilon=(?P<epsilon>\S+) avg_loss=(?P<avg_loss>\S+)$"
+)
+GAME_ORDER = ("module", "board_size", "actions", "reward", "character_set", "spatial",
+              "observe_state")
+
+
+def episode_line(episode: int, total_reward: float, steps: int, epsilon: float,
+                 avg_loss: float) -> str:
+    """One line of ``training.log`` in the specification's format."""
+    return (f"[EP {episode:04d}] total_reward={total_reward:.4f} steps={steps} "
+            f"epsilon={epsilon:.4f} avg_loss={avg_loss:.6f}")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class RunDirectory:
+    """A training run's folder: its config, its log and its checkpoints."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.config_path = self.path / CONFIG_NAME
+        self.log_path = self.path / LOG_NAME
+        self.checkpoint_dir = self.path / CHECKPOINT_DIR
+
+    def __repr__(self) -> str:
+        return f"RunDirectory({str(self.path)!r})"
+
+    # ----------------------------------------------------------------- config.toml
+
+    def require_config(self) -> None:
+        if not self.path.is_dir():
+            raise RunDirectoryError(
+                f"{self.path} is not a run directory (it does not exist). Create one with "
+                f"'retro-gamer create --game MODULE --output {self.path}'."
+            )
+        if not self.config_path.is_file():
+            raise RunDirectoryError(
+                f"{self.path} has no {CONFIG_NAME}, so it is not a run directory. Create one "
+                f"with 'retro-gamer create --game MODULE --output DIR'."
+            )
+
+    def has_progress(self) -> bool:
+        """True when training has written checkpoints or episode lines here."""
+        return bool(self.checkpoints()) or bool(self.episode_lines())
+
+    def write_new_config(self, metadata: GameMetadata, hyper: Hyperparameters) -> None:
+        """Write a fresh ``config.toml`` with every field and its description as a comment."""
+        doc = tomlkit.document()
+        doc.add(tomlkit.comment("retro-gamer training run. Edit values here before training;"))
+        doc.add(tomlkit.comment("each key's comment says what it does. Docs: retro-gamer --help"))
+        doc.add(tomlkit.nl())
+        doc.add("game", _commented_table(metadata.to_dict(), GameMetadata, GAME_ORDER))
+        doc.add(tomlkit.nl())
+        names = [f.name for f in dataclasses.fields(Hyperparameters)]
+        doc.add("hyperparameters", _commented_table(hyper.to_dict(), Hyperparameters, names))
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.config_path, tomlkit.dumps(doc).encode("utf-8"))
+
+    def read_document(self) -> tomlkit.TOMLDocument:
+        self.require_config()
+        try:
+            text = self.config_path.read_text(encoding="utf-8")
+            return tomlkit.parse(text)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.config_path} is not UTF-8 text.") from None
+        except TOMLKitError as error:
+            raise ConfigError(
+                f"{self.config_path} is not valid TOML: {error}. Fix the line it names, "
+                "or re-create the run."
+            ) from None
+
+    def read_config(self) -> tuple[GameMetadata, Hyperparameters]:
+        """Parse and validate ``config.toml``; every problem names the file and the key."""
+        return config_from_document(self.read_document(), str(self.config_path))
+
+    def update_config(self, game: dict | None = None, hyper: dict | None = None,
+                      document: tomlkit.TOMLDocument | None = None) -> None:
+        """Set values in ``config.toml``, keeping the user's comments, order and other values."""
+        doc = document if document is not None else self.read_document()
+        for table_name, values in (("game", game or {}), ("hyperparameters", hyper or {})):
+            table = doc[table_name]
+            for key, value in values.items():
+                if value is None:
+                    table.pop(key, None)
+                elif key in table and table[key] == value and type(table[key].unwrap()) is type(value):
+                    continue  # unchanged: keep the user's own formatting of it
+                else:
+                    table[key] = value
+        config_from_document(doc, str(self.config_path))  # never write an invalid file
+        atomic_write(self.config_path, tomlkit.dumps(doc).encode("utf-8"))
+
+    # ---------------------------------------------------------------- training.log
+
+    def episode_lines(self) -> list[str]:
+        if not self.log_path.is_file():
+            return []
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return [line for line in text.splitlines() if EPISODE_LINE.match(line)]
+
+    def episodes(self) -> list[dict]:
+        """The episode lines parsed into numbers (episode, total_reward, steps, epsilon, avg_loss)."""
+        parsed = []
+        for line in self.episode_lines():
+            match = EPISODE_FIELDS.match(line)
+            if match:
+                parsed.append({k: (int(v) if k in ("episode", "steps") else float(v))
+                               for k, v in match.groupdict().items()})
+        return parsed
+
+    def start_log(self, header: str) -> None:
+        atomic_write(self.log_path, (header.rstrip("\n") + "\n").encode("utf-8"))
+
+    def truncate_log_after(self, episode: int, marker: str) -> None:
+        """Drop episode lines past ``episode`` (written after the checkpoint), then add ``marker``.
+
+        Used on resume, so the log's episode lines are exactly those of an
+        uninterrupted run.
+        """
+        kept = []
+        if self.log_path.is_file():
+            for line in self.log_path.read_text(encoding="utf-8").splitlines():
+                match = EPISODE_LINE.match(line)
+                if match and int(match.group(1)) > episode:
+                    continue
+                kept.append(line)
+        kept.append(marker)
+        atomic_write(self.log_path, ("\n".join(kept) + "\n").encode("utf-8"))
+
+    def append_log(self, line: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint files, oldest episode first and ``final.pt`` last."""
+        if not self.checkpoint_dir.is_dir():
+            return []
+        found = [p for p in self.checkpoint_dir.iterdir() if CHECKPOINT_NAME.match(p.name)]
+        return sorted(found, key=_checkpoint_order)
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Resolve ``final``, ``latest``, ``ep_0100``, a path relative to ``checkpoints/``,
+        or an absolute path, to an existing file."""
+        if name == "latest":
+            found = self.checkpoints()
+            if not found:
+                raise CheckpointError(f"{self.path} has no checkpoints yet to resume from.")
+            return max(found, key=lambda p: (_saved_episode(p), p.name == "final.pt"))
+        candidates = [Path(name)] if Path(name).is_absolute() else [
+            self.checkpoint_dir / name, self.checkpoint_dir / f"{name}.pt", Path(name),
+        ]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        available = ", ".join(p.stem for p in self.checkpoints()) or "none yet"
+        hint = did_you_mean(name, [p.stem for p in self.checkpoints()])
+        raise CheckpointError(
+            f"No checkpoint '{name}' in {self.checkpoint_dir}.{hint} Available: {available}."
+        )
+
+    def named_checkpoint(self, episode: int | None) -> Path:
+        """``checkpoints/ep_NNNN.pt``, or ``final.pt`` for ``None``."""
+        name = "final.pt" if episode is None else f"ep_{episode:04d}.pt"
+        return self.checkpoint_dir / name
+
+    def replay_path(self, checkpoint: Path) -> Path:
+        return checkpoint.with_name(checkpoint.stem + ".replay.pt")
+
+    def save_checkpoint(self, path: Path, state: dict, replay: dict | None = None) -> None:
+        """Write a checkpoint (and its replay companion), atomically."""
+        if replay is not None:
+            # Only the newest companion is kept: it is large and only the latest is resumed.
+            for old in self.checkpoint_dir.glob("*.replay.pt"):
+                if old != self.replay_path(path):
+                    with contextlib.suppress(OSError):
+                        old.unlink()
+            atomic_write(self.replay_path(path), _torch_bytes(replay))
+        atomic_write(path, _torch_bytes(state))
+
+    def load_checkpoint(self, path: Path) -> dict:
+        return load_torch_file(path, "checkpoint")
+
+    def load_replay(self, checkpoint: Path) -> dict | None:
+        path = self.replay_path(checkpoint)
+        return load_torch_file(path, "replay buffer") if path.is_file() else None
+
+
+def load_torch_file(path: Path, what: str) -> dict:
+    """Load a torch file as data only: a file that would run code is refused unread."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"The {what} {path} does not exist.") from None
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError ...
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path} is not a readable retro-gamer {what} (truncated, corrupt, or not "
+            f"plain data): {first[:200]}"
+        ) from None
+    if not isinstance(state, dict) or (what == "checkpoint" and "model" not in state):
+        raise CheckpointError(f"{path} is a torch file but not a retro-gamer {what}.")
+    return state
+
+
+def _torch_bytes(state: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _saved_episode(path: Path) -> int:
+    match = CHECKPOINT_NAME.match(path.name)
+    if match and match.group(2):
+        return int(match.group(2))
+    try:  # final.pt: the episode it was saved at is inside
+        return int(torch.load(path, map_location="cpu", weights_only=True).get("episode", 0))
+    except Exception:
+        return -1
+
+
+def _checkpoint_order(path: Path) -> tuple[int, int]:
+    match = CHECKPOINT_NAME.match(path.name)
+    return (1, 0) if match.group(1) == "final" else (0, int(match.group(2)))
+
+
+def _commented_table(values: dict, schema: type, order) -> tomlkit.items.Table:
+    table = tomlkit.table()
+    helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(schema)}
+    for key in order:
+        value = values.get(key)
+        table.add(tomlkit.comment(helps[key]))
+        if value is None:
+            table.add(tomlkit.comment(f"{key} = (not set yet: filled in when training starts)"))
+        else:
+            table.add(key, value)
+    return table
+
+
+def config_from_document(doc: Any, source: str) -> tuple[GameMetadata, Hyperparameters]:
+    """Validate a parsed config.toml and build the two dataclasses from it."""
+    data = doc.unwrap() if hasattr(doc, "unwrap") else dict(doc)
+    for required in ("game", "hyperparameters"):
+        if not isinstance(data.get(required), dict):
+            raise ConfigError(
+                f"{source} has no [{required}] table. Re-create the run with "
+                "'retro-gamer create', or restore the table."
+            )
+    extra = [k for k in data if k not in ("game", "hyperparameters")]
+    if extra:
+        raise ConfigError(
+            f"{source}: unknown top-level entry '{extra[0]}'. Only [game] and "
+            "[hyperparameters] belong in config.toml."
+        )
+    game = data["game"]
+    try:
+        metadata = GameMetadata.from_mapping(game, f"{source} [game]")
+    except GameDescriptionError as error:
+        raise ConfigError(str(error)) from None
+    if not metadata.module:
+        raise ConfigError(f"{source} [game]: 'module' is missing; it names the game's module.")
+    hyper = data["hyperparameters"]
+    for key, value in hyper.items():
+        check_known(key, f"{source} [hyperparameters]")
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"{source} [hyperparameters]: {key} is nan; give a number.")
+    try:
+        return metadata, Hyperparameters(**hyper)
+    except ConfigError as error:
+        raise ConfigError(f"{source} [hyperparameters]: {error}") from None
+
+
+__all__ = ["RunDirectory", "episode_line", "atomic_write", "HYPERPARAMETER_FIELDS"]

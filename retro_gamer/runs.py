@@ -1,0 +1,53 @@
+"""Creating a run directory from a game, and training the run a directory describes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from retro_gamer.config import GameMetadata, Hyperparameters
+from retro_gamer.errors import RunDirectoryError
+from retro_gamer.games import find_create_game
+from retro_gamer.run_dir import RunDirectory
+from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult
+
+
+def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str, Any]
+               ) -> RunDirectory:
+    """Read the game's description and write ``output/config.toml``.
+
+    Refuses to touch a folder that already holds a run or other files, so that
+    nothing a user has is overwritten.
+    """
+    run = RunDirectory(output)
+    if run.config_path.exists():
+        raise RunDirectoryError(
+            f"{run.path} is already a run directory. Train it with 'retro-gamer train "
+            f"{run.path}', or choose a new --output for a new run."
+        )
+    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        raise RunDirectoryError(
+            f"{run.path} already exists and is not empty. Choose a new --output folder."
+        )
+    hyper = Hyperparameters.from_mapping(hyperparameters, "the options")
+    metadata = GameMetadata.from_pyproject(module)
+    run.write_new_config(metadata, hyper)
+    return run
+
+
+def open_trainer(run_dir: str | os.PathLike,
+                 on_episode: Callable[[EpisodeStats], None] | None = None) -> DQNTrainer:
+    """A trainer for the run described by ``run_dir/config.toml``."""
+    run = RunDirectory(run_dir)
+    metadata, hyper = run.read_config()
+    create_game = find_create_game(metadata.module)
+    return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
+                      **hyper.to_dict())
+
+
+def train_run(run_dir: str | os.PathLike, resume: str | None = None,
+              on_episode: Callable[[EpisodeStats], None] | None = None) -> TrainingResult:
+    """Train (or resume) the run in ``run_dir`` to its configured number of episodes."""
+    return open_trainer(run_dir, on_episode).train(resume=resume)
