@@ -204,7 +204,15 @@ COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Overrides may come before or after options (train RUN -m gamma=0.9,0.99 --resume x):
+    # argparse stops filling a positional list at the first option, so collect the rest here.
+    args, extra = parser.parse_known_args(argv)
+    stray = [item for item in extra if item.startswith("-") or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
     console = Console()
     errors = Console(stderr=True)
@@ -213,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RetroGamerError as error:
         if debug:
             raise
-        errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False)
+        errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False,
+                     soft_wrap=True)
         return EXIT_INTERRUPTED if type(error).__name__ == "TrainingInterrupted" else EXIT_USER_ERROR
     except KeyboardInterrupt:
         if debug:

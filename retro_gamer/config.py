@@ -283,6 +283,10 @@ class Hyperparameters:
     checkpoint_every: int = _field(
         100, "Episodes between checkpoints (checkpoints/ep_NNNN.pt).", lo=1, hi=100_000_000
     )
+    eval_episodes: int = _field(
+        10, "Greedy episodes played after training; their mean return is the run's "
+        "objective (what sweeps compare). 0 skips the evaluation.", lo=0, hi=1_000_000,
+    )
     priority_alpha: float = _field(
         0.6, "Prioritized replay: how strongly priorities skew sampling (0 = uniform).",
         lo=0.0, hi=1.0,

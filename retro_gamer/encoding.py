@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from retro.game import agent_occupied_positions
 from retro.views._util import get_agent_character
 
 
@@ -23,8 +24,20 @@ def top_agent(agents: list):
 
 
 def visible_characters(game):
-    """Yield ``(x, y, character)`` for every occupied cell, as retro's views draw it."""
-    for (x, y), agents in game.get_agents_by_position().items():
+    """Yield ``(x, y, character)`` for every occupied cell, as retro's views draw it.
+
+    Positions are read from the agents themselves, not from
+    ``game.get_agents_by_position()``: retro caches that and only clears the cache
+    after an agent's ``play_turn``, so before the first turn it can be stale (Snake's
+    ``create_game`` moves the apple after filling it, and the first observation
+    showed the apple at (0, 0)). After a turn both give the same cells.
+    """
+    cells: dict[tuple[int, int], list] = {}
+    for agent in game.agents:
+        if getattr(agent, "display", True):
+            for position in agent_occupied_positions(agent):
+                cells.setdefault(position, []).append(agent)
+    for (x, y), agents in cells.items():
         yield x, y, get_agent_character(top_agent(agents), (x, y))
 
 

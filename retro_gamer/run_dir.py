@@ -157,10 +157,11 @@ class RunDirectory:
         doc = document if document is not None else self.read_document()
         for table_name, values in (("game", game or {}), ("hyperparameters", hyper or {})):
             table = doc[table_name]
+            current = table.unwrap()
             for key, value in values.items():
                 if value is None:
                     table.pop(key, None)
-                elif key in table and table[key] == value and type(table[key].unwrap()) is type(value):
+                elif key in current and current[key] == value and type(current[key]) is type(value):
                     continue  # unchanged: keep the user's own formatting of it
                 else:
                     table[key] = value

@@ -1,0 +1,164 @@
+"""Checking Hydra overrides against retro-gamer's schema before anything runs.
+
+Hydra itself accepts ``+gama=0.9`` (it adds a new key), deletes fields with
+``~gamma`` and reports a typo without a suggestion. This module parses the
+overrides with Hydra's own grammar, then refuses anything that is not a known
+field with a valid value, in the words a user needs to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
+from hydra.errors import OverrideParseException
+
+from retro_gamer.config import (
+    HYPERPARAMETER_FIELDS,
+    GameMetadata,
+    check_value,
+    describe_range,
+    field_kind,
+)
+from retro_gamer.errors import ConfigError, GameDescriptionError, did_you_mean
+
+GAME_FIELDS = tuple(f.name for f in dataclasses.fields(GameMetadata))
+# The [game] fields an override may change (module and board_size describe the game itself).
+GAME_OVERRIDABLE = tuple(GameMetadata.DESCRIPTION_FIELDS)
+
+
+def parse(overrides: Sequence[str]) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except OverrideParseException as error:
+        first = str(error).splitlines()[0]
+        raise ConfigError(
+            f"{first}. Overrides look like name=value (gamma=0.95), or name=a,b for a sweep "
+            "with -m."
+        ) from None
+
+
+def config_groups() -> tuple[str, ...]:
+    """Names of retro-gamer's own config groups in conf/ (e.g. ``preset``)."""
+    from retro_gamer.hydra_conf import group_names
+
+    return group_names()
+
+
+def check(overrides: Sequence[str], multirun: bool) -> list[Override]:
+    """Parse and validate ``overrides``; raise :class:`ConfigError` for the first bad one."""
+    parsed = parse(overrides)
+    groups = config_groups()
+    for override in parsed:
+        key = override.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            continue  # Hydra's own settings: Hydra validates them
+        if key in groups:
+            continue
+        if override.is_delete() or override.is_add() or override.is_force_add():
+            sign = "~" if override.is_delete() else "+"
+            raise ConfigError(
+                f"'{override.input_line}': '{sign}' would {'delete' if sign == '~' else 'add'} "
+                f"a config key. retro-gamer's fields are fixed; write {key}=VALUE to change one."
+            )
+        if override.is_sweep_override() and not multirun:
+            raise ConfigError(
+                f"'{override.input_line}' lists several values: that is a sweep. Add -m "
+                "(--multirun) to run one job per value, or give a single value."
+            )
+        name = _field_name(key)
+        for value in _values(override):
+            _check_one(key, name, value)
+    return parsed
+
+
+def hyperparameter_overrides(overrides: Sequence[str]) -> dict[str, Any]:
+    """Single-value hyperparameter overrides as a dict (used by ``create``)."""
+    values: dict[str, Any] = {}
+    for override in check(overrides, multirun=False):
+        key = override.key_or_group
+        if key.startswith("game.") or "/" in key or key.startswith("hydra"):
+            raise ConfigError(
+                f"'{override.input_line}': create takes hyperparameters only; the game's "
+                "description comes from its pyproject.toml."
+            )
+        if key in config_groups():
+            raise ConfigError(f"'{override.input_line}': presets apply when training, "
+                              f"e.g. retro-gamer train RUN_DIR {override.input_line}")
+        values[key] = coerce(key, override.value())
+    return values
+
+
+def split_values(overrides: Iterable[Override]) -> tuple[dict, dict]:
+    """Single-value overrides as ``(game_values, hyperparameter_values)``."""
+    game, hyper = {}, {}
+    for override in overrides:
+        key = override.key_or_group
+        if key.startswith("game."):
+            game[key[5:]] = override.value()
+        elif key in HYPERPARAMETER_FIELDS:
+            hyper[key] = coerce(key, override.value())
+    return game, hyper
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Hydra reads ``gamma=1`` as an int; store it as the float the field is."""
+    if field_kind(name) is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _field_name(key: str) -> str:
+    if key.startswith("game."):
+        name = key[5:]
+        if name not in GAME_FIELDS:
+            raise ConfigError(
+                f"Unknown game field '{name}'.{did_you_mean(name, GAME_OVERRIDABLE)} "
+                f"Game fields: {', '.join(GAME_OVERRIDABLE)}."
+            )
+        if name not in GAME_OVERRIDABLE:
+            raise ConfigError(
+                f"game.{name} describes the game itself and cannot be overridden; it is read "
+                "from the game module."
+            )
+        return key
+    if key not in HYPERPARAMETER_FIELDS:
+        candidates = [*HYPERPARAMETER_FIELDS, *(f"game.{g}" for g in GAME_OVERRIDABLE)]
+        groups = config_groups()
+        raise ConfigError(
+            f"Unknown hyperparameter '{key}'.{did_you_mean(key, [*candidates, *groups])} "
+            "See 'retro-gamer train --help' or config.toml for the names."
+        )
+    return key
+
+
+def _values(override: Override) -> list[Any]:
+    """Every concrete value an override stands for (intervals: their two ends)."""
+    if override.value_type == ValueType.INTERVAL_SWEEP:
+        interval = override.value()
+        return [interval.start, interval.end]
+    if override.is_sweep_override():
+        return list(override.sweep_iterator())
+    return [override.value()]
+
+
+def _check_one(key: str, name: str, value: Any) -> None:
+    if name.startswith("game."):
+        field = name[5:]
+        probe = {"actions": ["KEY_UP"], "reward": "score"}
+        probe[field] = value
+        try:
+            GameMetadata.from_mapping(probe, "override")
+        except GameDescriptionError as error:
+            raise ConfigError(f"'{key}={value}': {str(error).removeprefix('override: ')}") from None
+        return
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{name} must be {describe_range(name)}, got nan.")
+    try:
+        check_value(name, coerce(name, value))
+    except ConfigError as error:
+        raise ConfigError(f"Invalid override '{key}={value}': {error}") from None
