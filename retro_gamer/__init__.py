@@ -9,5 +9,16 @@ from retro_gamer.config import GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import RetroGamerError
 
-__all__ = ["GameMetadata", "GameEnvironment", "Hyperparameters", "RetroGamerError"]
+__all__ = ["DQNTrainer", "GameMetadata", "GameEnvironment", "Hyperparameters",
+           "RetroGamerError"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # DQNTrainer imports torch: loaded on first use so that `import retro_gamer` (and the
+    # CLI's start-up) stays cheap.
+    if name == "DQNTrainer":
+        from retro_gamer.trainer import DQNTrainer
+
+        return DQNTrainer
+    raise AttributeError(f"module 'retro_gamer' has no attribute {name!r}")
