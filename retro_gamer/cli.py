@@ -81,6 +81,19 @@ def add_hyperparameter_options(parser: argparse.ArgumentParser) -> None:
                            help=help_text + f" ({describe_range(f.name)})")
 
 
+def hyperparameter_listing() -> str:
+    """``--help`` text listing every hyperparameter with its default and description."""
+    lines = ["hyperparameters (override as NAME=VALUE; default in brackets):"]
+    for f in dataclasses.fields(Hyperparameters):
+        lines.append(f"  {f.name} [{f.default}]  {describe_range(f.name)}")
+        lines.append(f"      {f.metadata['help']}")
+    lines.append("game fields (override as game.NAME=VALUE): actions, reward, character_set, "
+                 "spatial, observe_state")
+    lines.append("presets and sweeps from retro-gamer's conf/: preset=quick, preset=snake, "
+                 "sweep=gamma_lr")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="retro-gamer",
@@ -109,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train (or resume) the agent of a run directory",
         description="Train a DQN agent as RUN_DIR/config.toml describes. OVERRIDEs use "
         "Hydra's syntax: bare names set [hyperparameters], game.NAME sets [game].",
-        epilog=TRAIN_EXAMPLES, formatter_class=formatter)
+        epilog=TRAIN_EXAMPLES + "\n" + hyperparameter_listing(), formatter_class=formatter)
     train.add_argument("run_dir", metavar="RUN_DIR")
     train.add_argument("overrides", nargs="*", metavar="OVERRIDE",
                        help="Hydra overrides, e.g. gamma=0.95 or (with -m) gamma=0.9,0.99")
@@ -223,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False,
                      soft_wrap=True)
-        return EXIT_INTERRUPTED if type(error).__name__ == "TrainingInterrupted" else EXIT_USER_ERROR
+        interrupted = type(error).__name__ == "TrainingInterrupted"
+        return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
     except KeyboardInterrupt:
         if debug:
             raise

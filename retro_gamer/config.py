@@ -405,9 +405,11 @@ def check_value(name: str, value: Any) -> None:
     if kind is float and not math.isfinite(value):
         raise ConfigError(f"{name} must be {allowed}, got {value!r}.")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(f"{name} must be {allowed}, got {value!r}.{did_you_mean(value, meta['choices'])}")
+        hint = did_you_mean(value, meta["choices"])
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}.{hint}")
     if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
-        raise ConfigError(f"{name} must be one of 'auto', 'cpu', 'cuda', 'cuda:N', got {value!r}.")
+        raise ConfigError(
+            f"{name} must be one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps', got {value!r}.")
     if "lo" in meta:
         lo, hi = meta["lo"], meta["hi"]
         below = value <= lo if meta.get("lo_open") else value < lo

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 
@@ -50,7 +49,7 @@ def render_run(summary: dict, console: Console) -> None:
         f"[b]board[/b]         {size[0]} x {size[1]}",
         f"[b]actions[/b]       {escape(', '.join(game['actions']))} + no-op",
         f"[b]reward[/b]        {escape(game['reward'])}",
-        f"[b]characters[/b]    "
+        "[b]characters[/b]    "
         + (escape(" ".join(game["character_set"])) if game["character_set"] is not None
            else "(discovered when training starts)"),
         f"[b]observe_state[/b] {escape(', '.join(game['observe_state'])) or '(none)'}",

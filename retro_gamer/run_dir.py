@@ -45,6 +45,7 @@ from retro_gamer.errors import (
 )
 
 CONFIG_NAME = "config.toml"
+LOCK_NAME = ".retro-gamer.lock"
 LOG_NAME = "training.log"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_NAME = re.compile(r"^(ep_(\d+)|final)\.pt$")
@@ -102,6 +103,46 @@ class RunDirectory:
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
+
+    # ---------------------------------------------------------------------- lock
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run exclusively while training: a second process is refused.
+
+        An OS-level ``flock`` is released by the kernel when its holder dies,
+        even by SIGKILL, so a stale lock can never block a resume. The file names
+        its holder's PID for the message, and is removed on release.
+        """
+        import fcntl
+
+        path = self.path / LOCK_NAME
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+                os.close(fd)
+                raise RunDirectoryError(
+                    f"{self.path} is being trained by {holder} right now. Wait for it to "
+                    "finish (or stop it) before training this run again."
+                ) from None
+            try:  # the holder before us may have removed the file: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"process {os.getpid()} on {os.uname().nodename}".encode())
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(fd)
 
     # ----------------------------------------------------------------- config.toml
 
@@ -161,7 +202,7 @@ class RunDirectory:
             for key, value in values.items():
                 if value is None:
                     table.pop(key, None)
-                elif key in current and current[key] == value and type(current[key]) is type(value):
+                elif current.get(key) == value and type(current[key]) is type(value):
                     continue  # unchanged: keep the user's own formatting of it
                 else:
                     table[key] = value
@@ -177,7 +218,7 @@ class RunDirectory:
         return [line for line in text.splitlines() if EPISODE_LINE.match(line)]
 
     def episodes(self) -> list[dict]:
-        """The episode lines parsed into numbers (episode, total_reward, steps, epsilon, avg_loss)."""
+        """Episode lines parsed: episode, total_reward, steps, epsilon, avg_loss."""
         parsed = []
         for line in self.episode_lines():
             match = EPISODE_FIELDS.match(line)

@@ -71,13 +71,9 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     base_text = run.config_path.read_text(encoding="utf-8")
     game = metadata.to_dict()
     values = hyper.to_dict()
-    if multirun:
-        primary_dir = run.path / "sweeps" / ".config"
-        values_note = []
-    else:
-        primary_dir = Path(tempfile.mkdtemp(prefix="retro-gamer-"))
-        values_note = []
-    del values_note
+    # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
+    primary_dir = (run.path / "sweeps" / ".config" if multirun
+                   else Path(tempfile.mkdtemp(prefix="retro-gamer-")))
     hydra_defaults = {
         "run": {"dir": str(run.path.resolve())},
         "sweep": {"dir": str((run.path / "sweeps").resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
@@ -148,12 +144,11 @@ class TrainTask:
 
     def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
                label: str = "training") -> float:
-        apply_values(run, game, hyper, resuming=self.resume is not None)
-        console = Console(stderr=True)
-        progress = TrainingProgress(console if live else Console(stderr=True, force_terminal=False),
-                                    label=label)
-        with progress:
-            train_run(run.path, self.resume, on_episode=progress)
+        console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
+        with run.lock():
+            apply_values(run, game, hyper)
+            with TrainingProgress(console, label=label) as progress:
+                train_run(run.path, self.resume, on_episode=progress)
         objective = evaluate_run(run.path)
         if not self.multirun:
             _write_result(run, {"overrides": [], "status": "done", "objective": objective,
@@ -168,7 +163,7 @@ def values_from(cfg: DictConfig) -> tuple[dict, dict]:
     return game, data
 
 
-def apply_values(run: RunDirectory, game: dict, hyper: dict, resuming: bool) -> None:
+def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
     """Validate the composed values and write them into the run's ``config.toml``."""
     metadata, current = run.read_config()
     new_hyper = Hyperparameters.from_mapping(hyper, "the composed config")
@@ -190,7 +185,6 @@ def apply_values(run: RunDirectory, game: dict, hyper: dict, resuming: bool) -> 
     game_changes = {k: v for k, v in new_game.to_dict().items()
                     if k in GameMetadata.DESCRIPTION_FIELDS and v != getattr(metadata, k)}
     run.update_config(game=game_changes, hyper=new_hyper.to_dict())
-    del resuming
 
 
 class SweepSummary(Callback):
@@ -228,46 +222,31 @@ def _write_result(run: RunDirectory, result: dict) -> None:
 
 def _check_plugins(overrides: list[str]) -> None:
     """A launcher or sweeper that is not installed: say which package brings it."""
-    from hydra.core.plugins import Plugins
-    from hydra.plugins.launcher import Launcher
-    from hydra.plugins.sweeper import Sweeper
-
     for item in overrides:
-        for group, base in (("hydra/launcher=", Launcher), ("hydra/sweeper=", Sweeper)):
-            if not item.startswith(group):
+        for group in ("hydra/launcher", "hydra/sweeper"):
+            if not item.startswith(group + "="):
                 continue
-            name = item[len(group):]
-            available = _available(group)
+            name = item[len(group) + 1:]
+            available = _installed_options(group)
             if name in available:
                 continue
+            kind = group.split("/")[1]
             if name in OPTIONAL_PLUGINS:
                 raise ConfigError(
-                    f"The {group[6:-1]} '{name}' needs the package {OPTIONAL_PLUGINS[name]}: "
+                    f"The {kind} '{name}' needs the package {OPTIONAL_PLUGINS[name]}: "
                     "pip install 'retro-gamer[sweep]'.")
-            raise ConfigError(
-                f"Unknown {group[6:-1]} '{name}'. Available: {', '.join(available)}.")
-    del Plugins, Launcher, Sweeper
+            raise ConfigError(f"Unknown {kind} '{name}'. Available: {', '.join(available)}.")
 
 
-def _available(group: str) -> list[str]:
-    from hydra.core.config_search_path import ConfigSearchPath  # noqa: F401
-    from hydra.core.plugins import Plugins
-    from hydra.plugins.launcher import Launcher
-    from hydra.plugins.sweeper import Sweeper
-
-    Plugins.instance()
-    kind = "launcher" if "launcher" in group else "sweeper"
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl  # noqa: F401
-    from hydra._internal.utils import create_config_search_path
-
-    repo_names = []
-    search_path = create_config_search_path(None)
+def _installed_options(group: str) -> list[str]:
+    """Options of a Hydra group (e.g. hydra/launcher) that installed plugins provide."""
     from hydra._internal.config_repository import ConfigRepository
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.plugins import Plugins
 
-    repo = ConfigRepository(config_search_path=search_path)
-    repo_names = repo.get_group_options(f"hydra/{kind}")
-    del Launcher, Sweeper
-    return sorted(repo_names)
+    Plugins.instance()  # registers the plugins' own config search paths
+    repository = ConfigRepository(config_search_path=create_config_search_path(None))
+    return sorted(repository.get_group_options(group))
 
 
 def _run_hydra(argv: list[str], task: TrainTask, primary_dir: Path) -> dict:
