@@ -299,6 +299,34 @@ class Hyperparameters:
         "auto", "Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or "
         "'cuda:N'.", pattern=r"auto|cpu|cuda(:\d+)?|mps",
     )
+    learning_starts: int = _field(
+        1000, "Turns played before the first training step (the replay buffer fills "
+        "with varied experience first).", lo=0, hi=100_000_000,
+    )
+    n_step: int = _field(
+        3, "Turns summed into each TD target (n-step returns); 1 is plain one-step DQN.",
+        lo=1, hi=100,
+    )
+    double_dqn: bool = _field(
+        True, "Double DQN: the network picks the next action, the target network values it."
+    )
+    dueling: bool = _field(
+        False, "Dueling head: Q = V + A - mean(A) from shared hidden layers."
+    )
+    reward_clip: float = _field(
+        1.0, "Clip each turn's reward to [-reward_clip, reward_clip] for learning (0 = no "
+        "clipping); training.log keeps the game's own rewards.", lo=0.0, hi=1e9,
+    )
+    grad_clip: float = _field(
+        10.0, "Largest gradient norm of a training step (0 = no clipping).", lo=0.0, hi=1e9,
+    )
+    first_conv_stride: int = _field(
+        2, "Stride of the CNN's first convolution: 2 halves the board before any "
+        "full-resolution work (about 4x cheaper), 1 keeps full resolution.", lo=1, hi=2,
+    )
+    torch_threads: int = _field(
+        0, "Threads torch may use for training (0 = torch's own default).", lo=0, hi=1024,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -336,7 +364,7 @@ class Hyperparameters:
 HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 
 # Fields whose change alters the network's shape: refused on a run with checkpoints.
-SHAPE_FIELDS = ("n_layers", "layer_size")
+SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

@@ -52,6 +52,8 @@ class QNetwork(nn.Module):
         n_layers: int,
         layer_size: int,
         spatial: bool,
+        first_conv_stride: int = 1,
+        dueling: bool = False,
     ):
         super().__init__()
         self.n_channels = n_channels
@@ -61,22 +63,34 @@ class QNetwork(nn.Module):
         self.n_layers = n_layers
         self.layer_size = layer_size
         self.spatial = spatial
+        self.first_conv_stride = first_conv_stride
+        self.dueling = dueling
         self.register_buffer(
             "codes", torch.arange(1, n_channels + 1, dtype=torch.uint8), persistent=False
         )
         if spatial:
             self.features = nn.Sequential(
-                nn.Conv2d(n_channels, self.CONV1, 3, padding=1),
+                nn.Conv2d(n_channels, self.CONV1, 3, stride=first_conv_stride, padding=1),
                 nn.ReLU(),
                 nn.Conv2d(self.CONV1, self.CONV2, 3, stride=2, padding=1),
                 nn.ReLU(),
                 nn.Flatten(),
             )
-            n_features = self.CONV2 * math.ceil(self.height / 2) * math.ceil(self.width / 2)
+            h, w = self.feature_grid()
+            n_features = self.CONV2 * h * w
         else:
             self.features = nn.Flatten()
             n_features = self.height * self.width * n_channels
-        self.head = mlp(n_features + n_extras, n_layers, layer_size, n_actions)
+        # Dueling (Wang et al., 2016): the last layer also outputs a state value V, and
+        # Q = V + A - mean(A); the hidden layers are shared.
+        self.head = mlp(n_features + n_extras, n_layers, layer_size, n_actions + int(dueling))
+
+    def feature_grid(self) -> tuple[int, int]:
+        """Height and width of the second convolution's output."""
+        h, w = self.height, self.width
+        for stride in (self.first_conv_stride, 2):
+            h, w = math.ceil(h / stride), math.ceil(w / stride)
+        return h, w
 
     def shape_signature(self) -> dict:
         """What must match for weights to load into this network."""
@@ -88,6 +102,8 @@ class QNetwork(nn.Module):
             "n_layers": self.n_layers,
             "layer_size": self.layer_size,
             "spatial": self.spatial,
+            "first_conv_stride": self.first_conv_stride,
+            "dueling": self.dueling,
         }
 
     def one_hot(self, boards: torch.Tensor) -> torch.Tensor:
@@ -100,7 +116,11 @@ class QNetwork(nn.Module):
         features = self.features(self.one_hot(boards))
         if self.n_extras:
             features = torch.cat([features, extras], dim=1)
-        return self.head(features)
+        out = self.head(features)
+        if self.dueling:
+            advantages, value = out[:, :-1], out[:, -1:]
+            return value + advantages - advantages.mean(dim=1, keepdim=True)
+        return out
 
     def widened(self, n_channels: int) -> QNetwork:
         """A copy with more input channels; learned weights of existing channels carry over.
@@ -160,9 +180,11 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         + (f", {network.n_extras} observed state values" if network.n_extras else "")
     )
     if network.spatial:
-        h2, w2 = math.ceil(height / 2), math.ceil(width / 2)
+        s1 = network.first_conv_stride
+        h1, w1 = math.ceil(height / s1), math.ceil(width / s1)
+        h2, w2 = network.feature_grid()
         lines += [
-            f"  conv 3x3 {c} -> {network.CONV1}, stride 1, ReLU   ({network.CONV1}x{height}x{width})",
+            f"  conv 3x3 {c} -> {network.CONV1}, stride {s1}, ReLU   ({network.CONV1}x{h1}x{w1})",
             f"  conv 3x3 {network.CONV1} -> {network.CONV2}, stride 2, ReLU  "
             f"({network.CONV2}x{h2}x{w2} = {network.CONV2 * h2 * w2} features)",
         ]
@@ -173,6 +195,7 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         "  MLP head: "
         + (" -> ".join(str(s) for s in sizes) + " (ReLU) -> " if sizes else "")
         + f"{network.n_actions} Q-values ({', '.join(action_names)}, no-op)"
+        + (" as V + A - mean(A) (dueling)" if network.dueling else "")
     )
     lines.append(
         f"  parameters: {count_parameters(network):,}; "
@@ -181,8 +204,9 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
     if network.spatial:
         why = (
             "spatial = true: a CNN sees the same pattern (a wall next to the head, food "
-            "two cells away) wherever it occurs on the board; the stride-2 second layer "
-            "halves each side before the dense head, which keeps a training step cheap."
+            "two cells away) wherever it occurs on the board; the stride-2 layers "
+            "shrink the grid before the dense head, which keeps a training step cheap "
+            "(docs/benchmarks.md has the measurements)."
         )
     else:
         why = (

@@ -14,6 +14,7 @@ patches it and trains there, so every job is a complete run directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from retro_gamer import overrides as override_rules
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
 from retro_gamer.evaluation import evaluate_run
+from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, atomic_write
@@ -69,11 +71,6 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
             "may be added), or create a new run with 'retro-gamer create'.")
 
     base_text = run.config_path.read_text(encoding="utf-8")
-    game = metadata.to_dict()
-    values = hyper.to_dict()
-    # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
-    primary_dir = (run.path / "sweeps" / ".config" if multirun
-                   else Path(tempfile.mkdtemp(prefix="retro-gamer-")))
     hydra_defaults = {
         "run": {"dir": str(run.path.resolve())},
         "sweep": {"dir": str((run.path / "sweeps").resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
@@ -81,21 +78,71 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
     }
-    write_primary(primary_dir, game, values, hydra_defaults)
     argv = list(overrides)
     if multirun:
+        unfinished = find_unfinished_sweep(run, overrides)
+        if unfinished is not None and not any(o.startswith("hydra.sweep.dir=") for o in argv):
+            console.print(f"Resuming the unfinished sweep in {unfinished} (finished jobs are "
+                          "skipped, interrupted ones continue).", highlight=False)
+            argv.append(f"hydra.sweep.dir={unfinished}")
         argv.append("--multirun")
     if cfg:
         argv += ["--cfg", cfg]
     if info:
         argv += ["--info", info]
     task = TrainTask(str(run.path.resolve()), base_text, resume, multirun)
-    state = _run_hydra(argv, task, primary_dir)
-    if not multirun and task.error is not None:
-        raise task.error
-    if multirun and state.get("failed"):
-        return 1
-    return 0
+    with contextlib.ExitStack() as stack:
+        # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
+        primary_dir = (run.path / "sweeps" / ".config" if multirun
+                       else Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        write_primary(primary_dir, metadata.to_dict(), hyper.to_dict(), hydra_defaults)
+        _run_hydra(argv, task, primary_dir)
+    if not multirun:
+        if task.error is not None:
+            raise task.error
+        return 0
+    summary = SweepSummary.last
+    if summary is None:  # pragma: no cover - Hydra always calls the callback
+        return 0
+    _print_sweep_result(summary, console)
+    return 1 if summary["failed"] else 0
+
+
+def find_unfinished_sweep(run: RunDirectory, overrides: list[str]) -> Path | None:
+    """The newest earlier sweep of the same command that has jobs not yet done."""
+    sweeps = run.path / "sweeps"
+    if not sweeps.is_dir():
+        return None
+    for folder in sorted((p for p in sweeps.iterdir() if p.is_dir()), reverse=True):
+        try:
+            summary = json.loads((folder / SUMMARY_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if summary.get("command") != task_overrides(overrides):
+            continue
+        if summary.get("state") != "finished" or any(
+                job.get("status") != "done" for job in summary.get("jobs", [])):
+            return folder.resolve()
+    return None
+
+
+def task_overrides(overrides: list[str]) -> list[str]:
+    """The overrides Hydra counts as the job's own (not hydra.* or hydra/ settings)."""
+    return [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+
+
+def _print_sweep_result(summary: dict, console: Console) -> None:
+    jobs = summary["jobs"]
+    done = [j for j in jobs if j["status"] == "done" and j.get("objective") is not None]
+    line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, {summary['failed']} failed. "
+            f"Summary: {summary['sweep_dir']}/{SUMMARY_NAME}")
+    if done:
+        best = max(done, key=lambda j: j["objective"])
+        line += f"\nBest objective {best['objective']:g}: {best['job']}"
+    for job in jobs:
+        if job["status"] == "failed":
+            line += f"\nFailed: {job['job']}: {(job.get('error') or '').splitlines()[0]}"
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 class TrainTask:
@@ -114,7 +161,8 @@ class TrainTask:
         game, hyper = values_from(cfg)
         if not self.multirun:
             try:
-                return self._train(RunDirectory(self.base_run), game, hyper, live=True)
+                return self._train(RunDirectory(self.base_run), game, hyper, live=True,
+                                   resume=self.resume)
             except RetroGamerError as error:
                 self.error = error
                 return math.nan
@@ -124,12 +172,19 @@ class TrainTask:
         started = time.time()
         result: dict[str, Any] = {"overrides": overrides, "status": "running",
                                   "objective": None, "error": None, "started": started}
+        previous = _read_result(run)
+        if previous.get("status") == "done":  # a re-run sweep skips what it finished
+            objective = previous.get("objective")
+            return math.nan if objective is None else float(objective)
         try:
             if not run.config_path.exists():
                 atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
+            resume = "latest" if run.checkpoints() else None
+            if resume is None and run.log_path.exists():
+                run.log_path.unlink()  # killed before its first checkpoint: nothing to keep
             _write_result(run, result)
             objective = self._train(run, game, hyper, live=False,
-                                    label=job_dir.name or "job")
+                                    label=job_dir.name or "job", resume=resume)
             result.update(status="done", objective=objective)
             return objective
         except Exception as error:  # one job's failure must not end the sweep
@@ -143,12 +198,12 @@ class TrainTask:
             _write_result(run, result)
 
     def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
-               label: str = "training") -> float:
+               label: str = "training", resume: str | None = None) -> float:
         console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
         with run.lock():
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
-                train_run(run.path, self.resume, on_episode=progress)
+                train_run(run.path, resume, on_episode=progress)
         objective = evaluate_run(run.path)
         if not self.multirun:
             _write_result(run, {"overrides": [], "status": "done", "objective": objective,
@@ -184,34 +239,66 @@ def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
                 f"{metadata.module} --output NEW_DIR (then train it with your overrides).")
     game_changes = {k: v for k, v in new_game.to_dict().items()
                     if k in GameMetadata.DESCRIPTION_FIELDS and v != getattr(metadata, k)}
+    # The reward and observed keys (perhaps overridden) must exist in the game's state.
+    game = make_game(find_create_game(metadata.module), metadata.module)
+    check_against_game(new_game, game, f"{run.config_path} with the overrides")
     run.update_config(game=game_changes, hyper=new_hyper.to_dict())
 
 
 class SweepSummary(Callback):
-    """Writes ``sweep.json`` (each job's overrides, status, objective) when a sweep ends."""
+    """Keeps ``sweep.json`` (the command, each job's overrides, status, objective) current.
+
+    Written when the sweep starts (so an interrupted sweep can be found and
+    resumed by running the same command again) and when it ends.
+    """
+
+    last: dict | None = None  # the summary of the sweep that ended last in this process
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        write_summary(sweep_dir, command=_command(config), state="running")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        write_summary(Path(config.hydra.sweep.dir))
+        SweepSummary.last = write_summary(Path(config.hydra.sweep.dir), command=_command(config),
+                                          state="finished")
 
 
-def write_summary(sweep_dir: Path) -> dict:
+def _command(config: DictConfig) -> list[str]:
+    """The user's overrides as typed (Hydra keeps them), without our resume redirection."""
+    return [o for o in config.hydra.overrides.task]
+
+
+def write_summary(sweep_dir: Path, command: list[str] | None = None,
+                  state: str = "finished") -> dict:
+    """Collect every job's ``result.json`` into ``sweep_dir/sweep.json`` and return it."""
     jobs = []
     for job_dir in sorted(p for p in sweep_dir.iterdir() if (p / CONFIG_NAME).is_file()):
-        result_path = job_dir / RESULT_NAME
         try:
-            result = json.loads(result_path.read_text(encoding="utf-8"))
+            result = json.loads((job_dir / RESULT_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             result = {"status": "not started", "objective": None, "overrides": [],
                       "error": None}
-        run = RunDirectory(job_dir)
-        episodes = run.episode_lines()
+        episodes = RunDirectory(job_dir).episode_lines()
         jobs.append({"job": job_dir.name, "run_dir": str(job_dir),
                      "episodes_done": len(episodes), **result})
-    summary = {"sweep_dir": str(sweep_dir), "jobs": jobs,
+    if command is None:
+        try:
+            command = json.loads((sweep_dir / SUMMARY_NAME).read_text()).get("command", [])
+        except (OSError, ValueError):
+            command = []
+    summary = {"sweep_dir": str(sweep_dir), "command": command, "state": state, "jobs": jobs,
                "failed": sum(j["status"] == "failed" for j in jobs)}
     atomic_write(sweep_dir / SUMMARY_NAME,
                  json.dumps(summary, indent=2, allow_nan=False, default=str).encode("utf-8"))
     return summary
+
+
+def _read_result(run: RunDirectory) -> dict:
+    try:
+        return json.loads((run.path / RESULT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _write_result(run: RunDirectory, result: dict) -> None:

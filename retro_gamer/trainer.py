@@ -91,9 +91,56 @@ def epsilon_greedy(q_values: Callable[[], torch.Tensor], epsilon: float, n_actio
 
 
 def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
-               gamma: float) -> torch.Tensor:
-    """``r + gamma * max_a' Q_target(s', a')``, with no bootstrap past a game's end."""
-    return rewards + gamma * (1.0 - dones) * next_q.max(dim=1).values
+               gamma: float, next_actions: torch.Tensor | None = None) -> torch.Tensor:
+    """``r + gamma * max_a' Q_target(s', a')``, with no bootstrap past a game's end.
+
+    With ``next_actions`` (Double DQN, van Hasselt et al., 2016) the bootstrap is
+    ``Q_target(s', a*)`` for the action ``a*`` the online network chose instead of the max.
+    For n-step returns ``rewards`` are the discounted sums and ``gamma`` is ``gamma ** n``.
+    """
+    if next_actions is None:
+        next_value = next_q.max(dim=1).values
+    else:
+        next_value = next_q.gather(1, next_actions[:, None]).squeeze(1)
+    return rewards + gamma * (1.0 - dones) * next_value
+
+
+class NStepQueue:
+    """Turns one game's turns into n-step transitions (Sutton, 1988; Hessel et al., 2018).
+
+    Each turn is added with its (clipped) reward; once ``n`` turns are queued the
+    oldest leaves as ``(board, extras, action, sum_k gamma^k r_k, board_n, extras_n,
+    done)``. When the game ends every queued turn leaves with its truncated sum and
+    ``done`` (no bootstrap is needed past the end). An episode cut off by
+    ``max_turns_per_episode`` drops its last ``n - 1`` turns, whose targets would need
+    another discount. The queue is empty at every episode boundary, so checkpoints
+    (written between episodes) need not hold it.
+    """
+
+    def __init__(self, n: int, gamma: float):
+        self.n, self.gamma = n, gamma
+        self.turns: list[tuple] = []
+
+    def add(self, board, extras, action: int, reward: float, next_board, next_extras,
+            done: bool) -> list[tuple]:
+        self.turns.append((board, extras, action, reward))
+        ready = []
+        if done:
+            while self.turns:
+                ready.append(self._pop(next_board, next_extras, True))
+        elif len(self.turns) >= self.n:
+            ready.append(self._pop(next_board, next_extras, False))
+        return ready
+
+    def clear(self) -> None:
+        self.turns.clear()
+
+    def _pop(self, next_board, next_extras, done: bool) -> tuple:
+        ret = 0.0
+        for k, turn in enumerate(self.turns):
+            ret += (self.gamma ** k) * turn[3]
+        board, extras, action, _ = self.turns.pop(0)
+        return board, extras, action, ret, next_board, next_extras, done
 
 
 def fresh_seed() -> int:
@@ -150,6 +197,8 @@ class DQNTrainer:
         self.np_rng = np.random.default_rng(seed)
         self.agent_rng = random.Random(seed ^ 0x5EED)
         self.device = select_device(hp.device)
+        if hp.torch_threads:
+            torch.set_num_threads(hp.torch_threads)
 
         metadata = self.metadata
         if checkpoint:
@@ -167,6 +216,7 @@ class DQNTrainer:
             len(metadata.observe_state), self.np_rng, hp.priority_alpha, hp.priority_beta)
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
+        self.n_step = NStepQueue(hp.n_step, hp.gamma)
         if checkpoint:
             self._restore(checkpoint, resume)
         else:
@@ -195,8 +245,12 @@ class DQNTrainer:
         hp, env = self.hp, self.env
         self.episode += 1
         env.start()
-        total_reward, losses, steps = 0.0, [], 0
+        total_reward, steps = 0.0, 0
+        loss_sum, n_losses = torch.zeros((), device=self.device), 0
         epsilon = self.epsilon
+        clip = hp.reward_clip
+        starts = max(hp.batch_size, hp.learning_starts)
+        self.n_step.clear()
         while steps < hp.max_turns_per_episode:
             board, extras = env.board.copy(), env.extras.copy()
             action = epsilon_greedy(lambda: self._q_values(board, extras), epsilon,
@@ -204,15 +258,22 @@ class DQNTrainer:
             reward, done = env.act(action)
             if env.encoder.unknown:
                 self._handle_new_characters()
-            self.replay.push(board, extras, action, reward, env.board, env.extras, done)
+            learned = min(max(reward, -clip), clip) if clip else reward
+            for transition in self.n_step.add(board, extras, action, learned, env.board,
+                                              env.extras, done):
+                self.replay.push(*transition)
             steps += 1
             self.env_steps += 1
             total_reward += reward
-            if self.env_steps % hp.train_every == 0 and len(self.replay) >= hp.batch_size:
-                losses.append(self._train_step())
+            if self.env_steps % hp.train_every == 0 and self.env_steps >= starts \
+                    and len(self.replay) >= hp.batch_size:
+                loss_sum += self._train_step()
+                n_losses += 1
             if done:
                 break
-        avg_loss = float(np.mean(losses)) if losses else 0.0
+        self.n_step.clear()
+        # One device-to-host read of the losses per episode, not one per training step.
+        avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
         self.epsilon = decayed(self.epsilon, hp.epsilon_decay, hp.epsilon_min)
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
@@ -229,18 +290,23 @@ class DQNTrainer:
             return self.network(torch.from_numpy(board).to(self.device).unsqueeze(0),
                                 torch.from_numpy(extras).to(self.device).unsqueeze(0))[0]
 
-    def _train_step(self) -> float:
+    def _train_step(self) -> torch.Tensor:
         hp = self.hp
         progress = self.episode / hp.training_episodes
         batch = self._to_device(self.replay.sample(hp.batch_size, progress))
         q = self.network(batch.boards, batch.extras).gather(1, batch.actions[:, None]).squeeze(1)
         with torch.no_grad():
+            next_actions = (self.network(batch.next_boards, batch.next_extras).argmax(dim=1)
+                            if hp.double_dqn else None)
             targets = td_targets(batch.rewards, batch.dones,
-                                 self.target(batch.next_boards, batch.next_extras), hp.gamma)
+                                 self.target(batch.next_boards, batch.next_extras),
+                                 hp.gamma ** hp.n_step, next_actions)
         losses = F.smooth_l1_loss(q, targets, reduction="none")
         loss = (losses * batch.weights).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if hp.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), hp.grad_clip)
         self.optimizer.step()
         if hp.prioritize_experiences:
             self.replay.update_priorities(batch.indices.cpu().numpy(),
@@ -248,7 +314,7 @@ class DQNTrainer:
         self.train_steps += 1
         if self.train_steps % hp.target_update_freq == 0:
             self.target.load_state_dict(self.network.state_dict())
-        return float(loss.item())
+        return loss.detach()
 
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(*(torch.from_numpy(a).to(self.device, non_blocking=True) for a in batch))
@@ -258,7 +324,8 @@ class DQNTrainer:
     def _build(self, n_channels: int) -> None:
         hp, md = self.hp, self.metadata
         self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
-                                md.n_actions, hp.n_layers, hp.layer_size, md.spatial
+                                md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
+                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling
                                 ).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
