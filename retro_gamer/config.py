@@ -299,9 +299,14 @@ class Hyperparameters:
         "auto", "Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or "
         "'cuda:N'.", pattern=r"auto|cpu|cuda(:\d+)?|mps",
     )
+    tensorboard: bool = _field(
+        False, "Also write per-episode scalars as TensorBoard event files in "
+        "RUN_DIR/tensorboard (needs: pip install 'retro-gamer[tensorboard]')."
+    )
     learning_starts: int = _field(
-        1000, "Turns played before the first training step (the replay buffer fills "
-        "with varied experience first).", lo=0, hi=100_000_000,
+        0, "Turns played before the first training step (the replay buffer fills with "
+        "varied experience first); training never starts before one batch fits.",
+        lo=0, hi=100_000_000,
     )
     n_step: int = _field(
         3, "Turns summed into each TD target (n-step returns); 1 is plain one-step DQN.",

@@ -100,6 +100,7 @@ class RunDirectory:
         self.config_path = self.path / CONFIG_NAME
         self.log_path = self.path / LOG_NAME
         self.checkpoint_dir = self.path / CHECKPOINT_DIR
+        self.tensorboard_dir = self.path / "tensorboard"
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"

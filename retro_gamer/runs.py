@@ -49,5 +49,24 @@ def open_trainer(run_dir: str | os.PathLike,
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
               on_episode: Callable[[EpisodeStats], None] | None = None) -> TrainingResult:
-    """Train (or resume) the run in ``run_dir`` to its configured number of episodes."""
-    return open_trainer(run_dir, on_episode).train(resume=resume)
+    """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
+
+    With ``tensorboard = true`` the episodes also go to TensorBoard event files.
+    """
+    run = RunDirectory(run_dir)
+    _, hyper = run.read_config()
+    if not hyper.tensorboard:
+        return open_trainer(run_dir, on_episode).train(resume=resume)
+    from retro_gamer.tensorboard_log import TensorBoardLogger
+
+    board = TensorBoardLogger(run.tensorboard_dir)
+
+    def both(stats: EpisodeStats) -> None:
+        board(stats)
+        if on_episode is not None:
+            on_episode(stats)
+
+    try:
+        return open_trainer(run_dir, both).train(resume=resume)
+    finally:
+        board.close()

@@ -1,0 +1,404 @@
+"""Measure retro-gamer on this machine: game, environment, acting, training, time-to-score.
+
+    python scripts/benchmark.py                 # full run (time-to-score trains Snake to completion)
+    python scripts/benchmark.py --quick         # seconds: a smoke run for CI
+    python scripts/benchmark.py --json out.json --threads 1,2
+
+Every rate is the median of ``--repeats`` measurements taken in this one run, so
+ratios (GameEnvironment.step against game.step) compare numbers from the same
+machine under the same load. The JSON records the machine, torch's thread
+count and device, and the load average before and after, so numbers from a
+shared machine can be judged. docs/benchmarks.md explains what each figure is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retro_gamer import GameEnvironment, GameMetadata
+from retro_gamer.config import Hyperparameters
+from retro_gamer.evaluation import evaluate
+from retro_gamer.networks import QNetwork, count_parameters, multiply_adds
+from retro_gamer.runs import create_run, open_trainer
+from retro_gamer.trainer import DQNTrainer, select_device
+
+GAME = "retro.examples.snake"
+
+
+def median_of(repeats: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(repeats))
+
+
+# ------------------------------------------------------------------ game and environment
+
+
+def raw_game_rate(create_game, keys, steps: int, rng: random.Random) -> float:
+    """``game.step()`` calls per second (random keys; new games as needed, not timed)."""
+    from retro.input import ProgrammaticInput
+
+    source = ProgrammaticInput()
+    timed, done_steps = 0.0, 0
+    while done_steps < steps:
+        game = create_game()
+        game.input_source, game.view = source, None
+        game.start()
+        presses = [rng.choice(keys) for _ in range(steps - done_steps)]
+        start = time.perf_counter()
+        for key in presses:
+            source.press(key)
+            game.step()
+            done_steps += 1
+            if not game.playing:
+                break
+        timed += time.perf_counter() - start
+    return steps / timed
+
+
+def env_rate(env: GameEnvironment, steps: int, rng: random.Random, spec_api: bool) -> float:
+    """``GameEnvironment.step`` (spec API, float observation) or ``act`` calls per second."""
+    timed, done_steps = 0.0, 0
+    while done_steps < steps:
+        env.reset()
+        actions = [rng.randrange(env.n_actions) for _ in range(steps - done_steps)]
+        start = time.perf_counter()
+        for action in actions:
+            if spec_api:
+                done = env.step(action)[2]
+            else:
+                done = env.act(action)[1]
+            done_steps += 1
+            if done:
+                break
+        timed += time.perf_counter() - start
+    return steps / timed
+
+
+# ------------------------------------------------------------------------------ acting
+
+
+def default_network(metadata: GameMetadata, n_channels: int, board_size) -> QNetwork:
+    hp = Hyperparameters()
+    return QNetwork(n_channels, tuple(board_size), len(metadata.observe_state),
+                    metadata.n_actions, hp.n_layers, hp.layer_size, metadata.spatial,
+                    first_conv_stride=hp.first_conv_stride, dueling=hp.dueling).eval()
+
+
+def acting_rate(create_game, metadata, network: QNetwork, n_games: int, steps: int,
+                rng: random.Random) -> float:
+    """Greedy env steps per second: ``n_games`` games stepped together, one forward pass each turn."""
+    envs = [GameEnvironment(create_game, metadata) for _ in range(n_games)]
+    for env in envs:
+        env.start()
+    boards = np.zeros((n_games, *envs[0].board.shape), dtype=np.uint8)
+    extras = np.zeros((n_games, len(envs[0].extras)), dtype=np.float32)
+    done_steps = 0
+    start = time.perf_counter()
+    with torch.no_grad():
+        while done_steps < steps:
+            for i, env in enumerate(envs):
+                boards[i], extras[i] = env.board, env.extras
+            actions = network(torch.from_numpy(boards), torch.from_numpy(extras)).argmax(1)
+            for env, action in zip(envs, actions.tolist()):
+                # Greedy policies of an untrained network walk into walls; a few random
+                # turns keep the games going as they would during training.
+                if rng.random() < 0.1:
+                    action = rng.randrange(env.n_actions)
+                if env.act(action)[1]:
+                    env.start()
+                done_steps += 1
+    return done_steps / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+class Timers:
+    """Wall time spent inside wrapped callables, by name."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, name: str, function: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        return timed
+
+
+def instrument(trainer: DQNTrainer, timers: Timers) -> None:
+    """Wrap the trainer's pieces (after ``train`` built them) to time each."""
+    env = trainer.env
+    env._encode = timers.wrap("encode", env._encode)
+    env.act = timers.wrap("game+encode", env.act)
+    trainer._q_values = timers.wrap("act", trainer._q_values)
+    trainer.replay.push = timers.wrap("replay", trainer.replay.push)
+    trainer.replay.sample = timers.wrap("replay_sample", trainer.replay.sample)
+    trainer.n_step.add = timers.wrap("replay_nstep", trainer.n_step.add)
+    trainer._train_step = timers.wrap("train_step+sample", trainer._train_step)
+
+
+def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
+                  overrides: dict) -> dict:
+    """Train Snake with the default configuration for about ``seconds``; rates and a breakdown."""
+    torch.set_num_threads(threads)
+    run = workdir / f"train_{threads}_{time.monotonic_ns()}"
+    create_run(GAME, run, {"seed": seed, "checkpoint_every": 10**8, **overrides})
+    timers = Timers()
+    trainer = open_trainer(run)
+    built = trainer._build
+
+    def build_then_instrument(n_channels):
+        built(n_channels)
+        trainer._build = built
+        # replay and n-step queue exist once the first episode starts; wrap them lazily.
+
+    trainer._build = build_then_instrument
+    first = {"done": False}
+    started = {}
+
+    def on_episode(stats):
+        if not first["done"]:
+            # Discard the first episode (imports, allocation) and start timing now.
+            first["done"] = True
+            instrument(trainer, timers)
+            started.update(t=time.perf_counter(), env=stats.env_steps, train=stats.train_steps)
+            return
+        if time.perf_counter() - started["t"] >= seconds:
+            trainer.stop_requested = True
+
+    trainer.on_episode = on_episode
+    try:
+        trainer.train()
+    except Exception as error:  # the stop after the time budget raises TrainingInterrupted
+        if type(error).__name__ != "TrainingInterrupted":
+            raise
+    wall = time.perf_counter() - started["t"]
+    env_steps = trainer.env_steps - started["env"]
+    train_steps = trainer.train_steps - started["train"]
+    s = timers.seconds
+    game_encode = s.get("game+encode", 0.0)
+    encode = s.get("encode", 0.0)
+    sample = s.get("replay_sample", 0.0)
+    replay = s.get("replay", 0.0) + s.get("replay_nstep", 0.0) - 0.0 + sample
+    train = s.get("train_step+sample", 0.0) - sample
+    breakdown = {
+        "game": game_encode - encode,
+        "encode": encode,
+        "act": s.get("act", 0.0),
+        "replay": replay,
+        "train_step": train,
+    }
+    breakdown["other"] = max(0.0, wall - sum(breakdown.values()))
+    per_step_us = {k: 1e6 * v / max(env_steps, 1) for k, v in breakdown.items()}
+    return {
+        "threads": threads,
+        "seconds": wall,
+        "env_steps": env_steps,
+        "train_steps": train_steps,
+        "env_steps_per_s": env_steps / wall,
+        "train_steps_per_s": train_steps / wall,
+        "breakdown_us_per_env_step": per_step_us,
+    }
+
+
+# ------------------------------------------------------------------------ time to score
+
+
+def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
+                  threads: int) -> dict:
+    """Train Snake with what ``retro-gamer create`` writes, to completion; then score it greedily."""
+    torch.set_num_threads(threads)
+    run = workdir / "time_to_score"
+    create_run(GAME, run, {"seed": seed, **overrides})
+    trainer = open_trainer(run)
+    start = time.perf_counter()
+    result = trainer.train()
+    wall = time.perf_counter() - start
+    scores = evaluate(run, "final", episodes=eval_episodes, seed=seed + 1)
+    return {
+        "overrides": overrides,
+        "threads": threads,
+        "training_seconds": wall,
+        "episodes": result.episodes_done,
+        "env_steps": result.env_steps,
+        "train_steps": result.train_steps,
+        "env_steps_per_s": result.env_steps / wall,
+        "eval_episodes": scores.episodes,
+        "mean_score": scores.mean,
+        "median_score": scores.median,
+        "max_score": scores.maximum,
+        "ci95": scores.ci95,
+    }
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def machine_info(threads: list[int]) -> dict:
+    device = select_device(Hyperparameters().device)
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_default_threads": torch.get_num_threads(),
+        "threads_measured": threads,
+        "device": str(device),
+        "cuda_device": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average_start"] = list(os.getloadavg())
+    return info
+
+
+def run(args) -> dict:
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    quick = args.quick
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else (
+        [1] if quick else [1, 2])
+    repeats = args.repeats or (3 if quick else 5)
+    results: dict = {"quick": quick, "repeats": repeats, "machine": machine_info(threads)}
+    from retro.examples.snake import create_game
+
+    metadata = GameMetadata.from_pyproject(GAME)
+    keys = [*metadata.actions, None]
+    torch.set_num_threads(threads[0])
+
+    # 1. the game and the environment
+    n = 2000 if quick else 20000
+    raw = median_of(repeats, lambda: raw_game_rate(create_game, keys, n, rng))
+    env = GameEnvironment(create_game, metadata)
+    step = median_of(repeats, lambda: env_rate(env, n, rng, spec_api=True))
+    act = median_of(repeats, lambda: env_rate(env, n, rng, spec_api=False))
+    results["env"] = {
+        "raw_game_step_per_s": raw,
+        "env_step_per_s": step,
+        "env_act_per_s": act,
+        "ratio_env_step_to_raw": step / raw,
+        "ratio_env_act_to_raw": act / raw,
+    }
+
+    # 2. acting only, default network
+    network = default_network(metadata, env.encoder.n_channels, env.board_size)
+    n_parallel = args.parallel_games
+    m = 300 if quick else 3000
+    single = median_of(repeats, lambda: acting_rate(create_game, metadata, network, 1, m, rng))
+    batched = median_of(repeats, lambda: acting_rate(create_game, metadata, network,
+                                                      n_parallel, m * 4, rng))
+    results["acting"] = {
+        "threads": threads[0],
+        "network_parameters": count_parameters(network),
+        "network_multiply_adds": multiply_adds(network),
+        "single_game_steps_per_s": single,
+        "parallel_games": n_parallel,
+        "batched_steps_per_s": batched,
+    }
+
+    with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp:
+        workdir = Path(tmp)
+        # 3. training throughput, default configuration
+        seconds = 2.0 if quick else args.train_seconds
+        training = {}
+        for t in threads:
+            runs = [training_rate(workdir, t, seconds, args.seed + i, {})
+                    for i in range(repeats)]
+            best = sorted(runs, key=lambda r: r["env_steps_per_s"])[len(runs) // 2]
+            training[str(t)] = {
+                **best,
+                "env_steps_per_s": statistics.median(r["env_steps_per_s"] for r in runs),
+                "train_steps_per_s": statistics.median(r["train_steps_per_s"] for r in runs),
+                "repeats_env_steps_per_s": [r["env_steps_per_s"] for r in runs],
+            }
+        results["training"] = training
+
+        # 4. time to score
+        if not args.skip_score:
+            overrides = {"training_episodes": 3, "max_turns_per_episode": 100} if quick else {}
+            results["time_to_score"] = time_to_score(
+                workdir, args.seed, 3 if quick else args.eval_episodes, overrides,
+                args.score_threads or threads[0])
+
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = list(os.getloadavg())
+    return results
+
+
+def show(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = results["machine"]
+    console.print(f"[bold]retro-gamer benchmark[/] on {m['processor']}, {m['cpu_count']} CPUs, "
+                  f"torch {m['torch']}, device {m['device']}"
+                  + (" (quick)" if results["quick"] else ""))
+    table = Table("measure", "value", "note")
+    e = results["env"]
+    table.add_row("Snake game.step()", f"{e['raw_game_step_per_s']:,.0f}/s", "raw, no encoding")
+    table.add_row("GameEnvironment.step", f"{e['env_step_per_s']:,.0f}/s",
+                  f"{e['ratio_env_step_to_raw']:.2f}x raw (float observation)")
+    table.add_row("GameEnvironment.act", f"{e['env_act_per_s']:,.0f}/s",
+                  f"{e['ratio_env_act_to_raw']:.2f}x raw (compact board)")
+    a = results["acting"]
+    table.add_row("acting, one game", f"{a['single_game_steps_per_s']:,.0f} steps/s",
+                  f"{a['threads']} thread(s)")
+    table.add_row(f"acting, {a['parallel_games']} games batched",
+                  f"{a['batched_steps_per_s']:,.0f} steps/s", f"{a['threads']} thread(s)")
+    for t, r in results["training"].items():
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in r["breakdown_us_per_env_step"].items())
+        table.add_row(f"training, {t} thread(s)", f"{r['env_steps_per_s']:,.0f} env steps/s",
+                      f"{r['train_steps_per_s']:,.0f} train steps/s; µs/step: {parts}")
+    s = results.get("time_to_score")
+    if s:
+        table.add_row("time to score: training", f"{s['training_seconds']:,.0f} s",
+                      f"{s['episodes']} episodes, {s['env_steps']:,} env steps")
+        table.add_row(f"greedy score, {s['eval_episodes']} episodes",
+                      f"mean {s['mean_score']:.1f}",
+                      f"median {s['median_score']:.1f}, max {s['max_score']:.0f}")
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI-sized smoke run (seconds)")
+    parser.add_argument("--json", type=Path, help="write the results to this JSON file")
+    parser.add_argument("--threads", help="torch thread counts to measure, e.g. 1,2 "
+                        "(default: 1 and 2; 1 with --quick)")
+    parser.add_argument("--score-threads", type=int,
+                        help="torch threads for the time-to-score run (default: the first)")
+    parser.add_argument("--repeats", type=int, help="repeats per figure (default 5; 3 quick)")
+    parser.add_argument("--parallel-games", type=int, default=16)
+    parser.add_argument("--train-seconds", type=float, default=20.0,
+                        help="length of each training-throughput measurement")
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--skip-score", action="store_true",
+                        help="leave out the time-to-score run")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    results = run(args)
+    show(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
