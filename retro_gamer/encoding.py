@@ -72,13 +72,36 @@ class BoardEncoder:
         if out is not None:
             board.fill(0)
         codes = self.codes
-        for x, y, character in visible_characters(game):
+        for x, y, character in _top_characters(game):
             code = codes.get(character)
             if code is not None:
                 board[y, x] = code
             elif character != " ":
                 self.unknown.add(character)
         return board
+
+
+def _top_characters(game):
+    """What :func:`visible_characters` yields, for the turn-by-turn encoder: one pass over
+    the agents, single-cell agents without a per-agent position list (about 2x faster)."""
+    cells: dict[tuple[int, int], tuple[float, str]] = {}
+    for agent in game.agents:
+        if not getattr(agent, "display", True):
+            continue
+        z = getattr(agent, "z", 0) or 0
+        character = agent.character
+        if isinstance(character, str) and getattr(agent, "size", None) is None:
+            position = tuple(agent.position)
+            seen = cells.get(position)
+            if seen is None or z > seen[0]:  # highest z wins; the first added on ties
+                cells[position] = (z, character)
+            continue
+        for position in agent_occupied_positions(agent):
+            seen = cells.get(position)
+            if seen is None or z > seen[0]:
+                cells[position] = (z, get_agent_character(agent, position))
+    for (x, y), (_, character) in cells.items():
+        yield x, y, character
 
 
 def one_hot_spatial(boards: np.ndarray, n_channels: int) -> np.ndarray:
@@ -97,5 +120,16 @@ def observation_vector(
     board: np.ndarray, extras: np.ndarray, n_channels: int, spatial: bool
 ) -> np.ndarray:
     """The specification's flat float32 observation: one-hot board, then observe_state values."""
-    encoded = one_hot_spatial(board, n_channels) if spatial else one_hot_flat(board, n_channels)
-    return np.concatenate([encoded.reshape(-1), extras.astype(np.float32, copy=False)])
+    height, width = board.shape
+    n = n_channels * height * width
+    out = np.empty(n + len(extras), dtype=np.float32)
+    channels = np.arange(1, n_channels + 1, dtype=np.uint8)
+    # Compare straight into the float output: no bool temporary, no concatenation copy.
+    if spatial:
+        np.equal(board[None], channels[:, None, None], out=out[:n].reshape(n_channels, height, width),
+                 casting="unsafe")
+    else:
+        np.equal(board[..., None], channels, out=out[:n].reshape(height, width, n_channels),
+                 casting="unsafe")
+    out[n:] = extras
+    return out

@@ -160,8 +160,12 @@ class RunDirectory:
             )
 
     def has_progress(self) -> bool:
-        """True when training has written checkpoints or episode lines here."""
-        return bool(self.checkpoints()) or bool(self.episode_lines())
+        """True when training has saved a checkpoint here (something a resume can continue).
+
+        Episode lines alone are not progress: a run killed before its first
+        checkpoint has nothing to resume, and training it again starts over.
+        """
+        return bool(self.checkpoints())
 
     def write_new_config(self, metadata: GameMetadata, hyper: Hyperparameters) -> None:
         """Write a fresh ``config.toml`` with every field and its description as a comment."""
@@ -292,13 +296,24 @@ class RunDirectory:
     def save_checkpoint(self, path: Path, state: dict, replay: dict | None = None) -> None:
         """Write a checkpoint (and its replay companion), atomically."""
         if replay is not None:
-            # Only the newest companion is kept: it is large and only the latest is resumed.
+            atomic_write(self.replay_path(path), _torch_bytes(replay))
+        atomic_write(path, _torch_bytes(state))
+        if replay is not None:
+            # Only the newest companion is kept (it is large, and the newest checkpoint is
+            # what a resume uses). Removed only now: a crash before this line leaves the
+            # previous checkpoint's companion in place.
             for old in self.checkpoint_dir.glob("*.replay.pt"):
                 if old != self.replay_path(path):
                     with contextlib.suppress(OSError):
                         old.unlink()
-            atomic_write(self.replay_path(path), _torch_bytes(replay))
-        atomic_write(path, _torch_bytes(state))
+
+    def remove_partial_writes(self) -> None:
+        """Delete temporary files a killed process left behind mid-write."""
+        for folder in (self.path, self.checkpoint_dir):
+            if folder.is_dir():
+                for leftover in folder.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
 
     def load_checkpoint(self, path: Path) -> dict:
         return load_torch_file(path, "checkpoint")

@@ -201,6 +201,7 @@ class TrainTask:
                label: str = "training", resume: str | None = None) -> float:
         console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
         with run.lock():
+            run.remove_partial_writes()
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
                 train_run(run.path, resume, on_episode=progress)

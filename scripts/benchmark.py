@@ -161,14 +161,6 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     create_run(GAME, run, {"seed": seed, "checkpoint_every": 10**8, **overrides})
     timers = Timers()
     trainer = open_trainer(run)
-    built = trainer._build
-
-    def build_then_instrument(n_channels):
-        built(n_channels)
-        trainer._build = built
-        # replay and n-step queue exist once the first episode starts; wrap them lazily.
-
-    trainer._build = build_then_instrument
     first = {"done": False}
     started = {}
 
@@ -195,7 +187,7 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     game_encode = s.get("game+encode", 0.0)
     encode = s.get("encode", 0.0)
     sample = s.get("replay_sample", 0.0)
-    replay = s.get("replay", 0.0) + s.get("replay_nstep", 0.0) - 0.0 + sample
+    replay = s.get("replay", 0.0) + s.get("replay_nstep", 0.0) + sample
     train = s.get("train_step+sample", 0.0) - sample
     breakdown = {
         "game": game_encode - encode,

@@ -11,6 +11,8 @@ in-process tests that only need ``create_game`` functions.
   (walls stop the player). Reaching the goal adds 10 to ``score`` and ends the
   game. The optimal return is 10 in 6 turns; a random walk rarely gets there
   within the tests' turn limit.
+* **endless**: the corridor, except that reaching the goal sends the player back
+  to the start instead of ending the game (for "quit with Escape" tests).
 * **spawner**: the corridor, except that an ``X`` appears at the middle of the
   board after turn 3 -- a character the description does not list.
 """
@@ -94,6 +96,11 @@ GAMES_SOURCE = textwrap.dedent(f'''\
 CORRIDOR_SOURCE = GAMES_SOURCE
 
 SPAWNER_SOURCE = GAMES_SOURCE + "\n\ncreate_game = create_spawner_game  # noqa: F811\n"
+
+# The corridor without an end: reaching the goal scores 10 and sends the player back to
+# the start, so only the user (Escape) ends a game of it.
+ENDLESS_SOURCE = GAMES_SOURCE.replace("game.end()", "self.position = (0, 0)")
+assert ENDLESS_SOURCE != GAMES_SOURCE
 
 CORRIDOR_DESCRIPTION = """\
 [tool.retro-gamer]
