@@ -308,6 +308,10 @@ class Hyperparameters:
         "varied experience first); training never starts before one batch fits.",
         lo=0, hi=100_000_000,
     )
+    gradient_steps: int = _field(
+        1, "Training steps taken every train_every turns (the replay ratio's numerator).",
+        lo=1, hi=1000,
+    )
     n_step: int = _field(
         3, "Turns summed into each TD target (n-step returns); 1 is plain one-step DQN.",
         lo=1, hi=100,
@@ -329,6 +333,11 @@ class Hyperparameters:
         2, "Stride of the CNN's first convolution: 2 halves the board before any "
         "full-resolution work (about 4x cheaper), 1 keeps full resolution.", lo=1, hi=2,
     )
+    center_on: str = _field(
+        "", "Characters that mark the player, e.g. '<>^v' for Snake's head: the CNN sees "
+        "the board re-centred on the player (an egocentric view, off-board cells as "
+        "walls). Empty: the board as it is.", pattern=r"\S*",
+    )
     torch_threads: int = _field(
         0, "Threads torch may use for training (0 = torch's own default).", lo=0, hi=1024,
     )
@@ -338,6 +347,10 @@ class Hyperparameters:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for the first value out of type or range."""
+        if isinstance(self.center_on, str) and not re.fullmatch(r"\S*", self.center_on):
+            raise ConfigError(
+                f"center_on must list the player's characters with no spaces, e.g. '<>^v'; "
+                f"got {self.center_on!r}.")
         for f in dataclasses.fields(self):
             check_value(f.name, getattr(self, f.name))
         if self.epsilon_min > self.epsilon:
@@ -369,7 +382,7 @@ class Hyperparameters:
 HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 
 # Fields whose change alters the network's shape: refused on a run with checkpoints.
-SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling")
+SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

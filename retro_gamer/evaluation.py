@@ -1,17 +1,38 @@
-"""Scoring a trained agent: greedy episodes without rendering."""
+"""Scoring a trained agent: greedy episodes without rendering.
+
+:func:`evaluate` plays a checkpoint's greedy policy (no exploration) for a
+number of episodes and :func:`summarize` turns the scores into a mean, median,
+extremes and a 95% confidence interval of the mean. Games run side by side,
+and one forward pass of the network picks the actions of all of them at once:
+that is several times faster than one game after the other, since a single
+small forward pass costs more than a game's turn. ``retro-gamer eval``
+(:func:`evaluate_and_record`) adds a progress bar and keeps the result in
+``RUN_DIR/eval/<checkpoint>.json``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
 import os
 import random
 import statistics
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.env import GameEnvironment
+from retro_gamer.errors import ConfigError
 from retro_gamer.games import find_create_game
-from retro_gamer.run_dir import RunDirectory
+from retro_gamer.run_dir import RunDirectory, atomic_write
+
+Z_95 = 1.96  # two-sided 95% quantile of the normal distribution
+PARALLEL_GAMES = 16
 
 
 @dataclass
@@ -21,26 +42,49 @@ class Evaluation:
     median: float
     minimum: float
     maximum: float
-    ci95: float  # half-width of the 95% confidence interval of the mean
+    ci95: float  # half-width of the 95% confidence interval of the mean (nan below 2 scores)
     scores: list[float]
+    stdev: float = math.nan  # sample standard deviation (nan below 2 scores)
+    turns: list[int] = field(default_factory=list)
+
+    @property
+    def ci95_low(self) -> float:
+        return self.mean - self.ci95
+
+    @property
+    def ci95_high(self) -> float:
+        return self.mean + self.ci95
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data for JSON: NaN (undefined) values become ``None``."""
+        data = asdict(self)
+        data["ci95_low"], data["ci95_high"] = self.ci95_low, self.ci95_high
+        return {k: _finite_or_none(v) for k, v in data.items()}
 
 
-def summarize(scores: list[float]) -> Evaluation:
-    """Mean, median, extremes and the normal-approximation 95% interval of the mean."""
+def _finite_or_none(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def summarize(scores: list[float], turns: list[int] | None = None) -> Evaluation:
+    """Mean, median, extremes and the normal-approximation 95% interval of the mean.
+
+    The interval's half-width is ``1.96 * stdev / sqrt(n)`` with the sample
+    standard deviation; with fewer than two scores it is undefined (NaN).
+    """
     n = len(scores)
     if n == 0:
         return Evaluation(0, math.nan, math.nan, math.nan, math.nan, math.nan, [])
-    spread = statistics.stdev(scores) if n > 1 else 0.0
+    scores = [float(s) for s in scores]
+    spread = statistics.stdev(scores) if n > 1 else math.nan
     return Evaluation(n, statistics.fmean(scores), statistics.median(scores), min(scores),
-                      max(scores), 1.96 * spread / math.sqrt(n), list(scores))
+                      max(scores), Z_95 * spread / math.sqrt(n), scores, spread,
+                      list(turns or []))
 
 
 def play_greedy(agent: GreedyAgent, env: GameEnvironment, episodes: int, max_turns: int
                 ) -> list[float]:
-    """Total reward of each of ``episodes`` greedy games, cut off after ``max_turns`` turns."""
+    """Total reward of each of ``episodes`` greedy games, one after the other."""
     scores = []
     for _ in range(episodes):
         env.start()
@@ -54,6 +98,48 @@ def play_greedy(agent: GreedyAgent, env: GameEnvironment, episodes: int, max_tur
     return scores
 
 
+def play_greedy_batched(agent: GreedyAgent, envs: list[GameEnvironment], episodes: int,
+                        max_turns: int,
+                        on_episode: Callable[[float, int], None] | None = None
+                        ) -> tuple[list[float], list[int]]:
+    """Scores and turn counts of ``episodes`` greedy games played ``len(envs)`` at a time.
+
+    Each turn, one batched forward pass picks the action of every running game;
+    a game that ends (or reaches ``max_turns``) is replaced by a fresh one until
+    ``episodes`` have started. ``on_episode(score, turns)`` follows each game.
+    """
+    scores: list[float] = []
+    turns: list[int] = []
+    running: list[list] = []  # [env, total reward, turns]
+    for env in envs[:episodes]:
+        env.start()
+        running.append([env, 0.0, 0])
+    started = len(running)
+    while running:
+        boards = np.stack([slot[0].board for slot in running])
+        extras = np.stack([slot[0].extras for slot in running])
+        actions = agent.act_batch(boards, extras)
+        still = []
+        for slot, action in zip(running, actions, strict=True):
+            reward, done = slot[0].act(int(action))
+            slot[1] += reward
+            slot[2] += 1
+            if not done and slot[2] < max_turns:
+                still.append(slot)
+                continue
+            scores.append(slot[1])
+            turns.append(slot[2])
+            if on_episode is not None:
+                on_episode(slot[1], slot[2])
+            if started < episodes:
+                started += 1
+                slot[0].start()
+                slot[1], slot[2] = 0.0, 0
+                still.append(slot)
+        running = still
+    return scores, turns
+
+
 def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "final",
                  episodes: int | None = None, seed: int | None = None) -> float:
     """Mean greedy return of a run's checkpoint: the objective sweeps compare."""
@@ -61,15 +147,89 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "final",
 
 
 def evaluate(run_dir: str | os.PathLike, checkpoint: str = "final",
-             episodes: int | None = None, seed: int | None = None) -> Evaluation:
+             episodes: int | None = None, seed: int | None = None, *,
+             parallel: int = PARALLEL_GAMES,
+             on_episode: Callable[[float, int], None] | None = None) -> Evaluation:
+    """Play ``episodes`` greedy games (default: the run's ``eval_episodes``) and summarize.
+
+    Python's ``random`` (which retro games draw from) is seeded with ``seed``
+    (default: the run's seed) and restored afterwards, so the same call gives
+    the same scores.
+    """
     run = RunDirectory(run_dir)
     _, hyper = run.read_config()
     agent = GreedyAgent.from_checkpoint(run, checkpoint)
     n = hyper.eval_episodes if episodes is None else episodes
+    if n < 1:
+        raise ConfigError(f"The number of evaluation episodes must be at least 1, not {n}.")
     state = random.getstate()
     random.seed(hyper.seed if seed is None else seed)
     try:
-        env = GameEnvironment(find_create_game(agent.metadata.module), agent.metadata)
-        return summarize(play_greedy(agent, env, n, hyper.max_turns_per_episode))
+        create_game = find_create_game(agent.metadata.module)
+        envs = [GameEnvironment(create_game, agent.metadata)
+                for _ in range(max(1, min(parallel, n)))]
+        scores, turns = play_greedy_batched(agent, envs, n, hyper.max_turns_per_episode,
+                                            on_episode)
+        return summarize(scores, turns)
     finally:
         random.setstate(state)
+
+
+@dataclass
+class EvaluationRecord:
+    """What ``retro-gamer eval`` reports and keeps in ``RUN_DIR/eval/<checkpoint>.json``."""
+
+    checkpoint: str
+    checkpoint_episode: int
+    seed: int | None
+    seconds: float
+    evaluation: Evaluation
+    path: Path | None = None
+    evaluated_at: str = ""
+
+    def to_dict(self) -> dict:
+        data = {"checkpoint": self.checkpoint, "checkpoint_episode": self.checkpoint_episode,
+                "seed": self.seed, **self.evaluation.to_dict(),
+                "seconds": round(self.seconds, 3),
+                "turns_per_second": _finite_or_none(
+                    round(sum(self.evaluation.turns) / max(self.seconds, 1e-9), 1)),
+                "evaluated_at": self.evaluated_at}
+        if self.path is not None:
+            data["path"] = str(self.path)
+        return data
+
+
+def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
+                        episodes: int | None = None, seed: int | None = None,
+                        console=None) -> EvaluationRecord:
+    """``retro-gamer eval``: evaluate with a progress bar, then write the record atomically."""
+    from retro_gamer.progress import TaskProgress
+
+    run = RunDirectory(run_dir)
+    _, hyper = run.read_config()
+    path = run.checkpoint_path(checkpoint)
+    n = hyper.eval_episodes if episodes is None else episodes
+    used_seed = hyper.seed if seed is None else seed
+    started = time.perf_counter()
+    scores: list[float] = []
+    with TaskProgress("evaluating", n, console) as progress:
+        def advance(score: float, turns: int) -> None:
+            scores.append(score)
+            progress.advance(f"mean {statistics.fmean(scores):.4g}")
+
+        evaluation = evaluate(run.path, str(path.resolve()), n, used_seed, on_episode=advance)
+    name = path.stem if path.parent == run.checkpoint_dir else path.name
+    record = EvaluationRecord(
+        checkpoint=name, checkpoint_episode=run.checkpoint_episode(path), seed=used_seed,
+        seconds=time.perf_counter() - started, evaluation=evaluation,
+        path=run.eval_path(name),
+        evaluated_at=dt.datetime.now().isoformat(timespec="seconds"))
+    data = record.to_dict()
+    data.pop("path", None)
+    atomic_write(record.path, (json.dumps(data, indent=2, allow_nan=False) + "\n")
+                 .encode("utf-8"))
+    return record
+
+
+__all__ = ["Evaluation", "EvaluationRecord", "summarize", "evaluate", "evaluate_run",
+           "evaluate_and_record", "play_greedy", "play_greedy_batched"]

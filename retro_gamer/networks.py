@@ -42,6 +42,7 @@ class QNetwork(nn.Module):
     """
 
     CONV1, CONV2 = 16, 32
+    WALL = 255  # the code of an off-board cell in an egocentric view (its own channel)
 
     def __init__(
         self,
@@ -54,8 +55,12 @@ class QNetwork(nn.Module):
         spatial: bool,
         first_conv_stride: int = 1,
         dueling: bool = False,
+        center_on: str = "",
+        center_codes: tuple[int, ...] | list[int] = (),
     ):
         super().__init__()
+        if center_codes and not spatial:
+            raise ValueError("an egocentric view (center_on) needs a spatial game")
         self.n_channels = n_channels
         self.width, self.height = board_size
         self.n_extras = n_extras
@@ -65,12 +70,15 @@ class QNetwork(nn.Module):
         self.spatial = spatial
         self.first_conv_stride = first_conv_stride
         self.dueling = dueling
-        self.register_buffer(
-            "codes", torch.arange(1, n_channels + 1, dtype=torch.uint8), persistent=False
-        )
+        self.center_on = center_on
+        self.center_codes = tuple(int(c) for c in center_codes)
+        codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
+        self.register_buffer("codes", torch.tensor(codes, dtype=torch.uint8), persistent=False)
+        self.register_buffer("centers", torch.tensor(self.center_codes, dtype=torch.uint8),
+                             persistent=False)
         if spatial:
             self.features = nn.Sequential(
-                nn.Conv2d(n_channels, self.CONV1, 3, stride=first_conv_stride, padding=1),
+                nn.Conv2d(len(codes), self.CONV1, 3, stride=first_conv_stride, padding=1),
                 nn.ReLU(),
                 nn.Conv2d(self.CONV1, self.CONV2, 3, stride=2, padding=1),
                 nn.ReLU(),
@@ -85,9 +93,16 @@ class QNetwork(nn.Module):
         # Q = V + A - mean(A); the hidden layers are shared.
         self.head = mlp(n_features + n_extras, n_layers, layer_size, n_actions + int(dueling))
 
+    @property
+    def view_size(self) -> tuple[int, int]:
+        """Height and width of what the CNN sees: the board, or the re-centred view."""
+        if self.center_codes:
+            return 2 * self.height - 1, 2 * self.width - 1
+        return self.height, self.width
+
     def feature_grid(self) -> tuple[int, int]:
         """Height and width of the second convolution's output."""
-        h, w = self.height, self.width
+        h, w = self.view_size
         for stride in (self.first_conv_stride, 2):
             h, w = math.ceil(h / stride), math.ceil(w / stride)
         return h, w
@@ -104,7 +119,29 @@ class QNetwork(nn.Module):
             "spatial": self.spatial,
             "first_conv_stride": self.first_conv_stride,
             "dueling": self.dueling,
+            "center_on": self.center_on,
+            "center_codes": list(self.center_codes),
         }
+
+    def recentre(self, boards: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W)`` boards to ``(B, 2H-1, 2W-1)`` views with the player in the middle.
+
+        The player is the first cell (row by row) holding one of ``center_codes``;
+        cells beyond the board's edge hold :attr:`WALL`. A board without the player
+        is shown around its own centre.
+        """
+        n, height, width = boards.shape
+        mask = (boards.unsqueeze(-1) == self.centers).any(-1).view(n, -1)
+        found = mask.any(1)
+        first = torch.argmax(mask.to(torch.uint8), dim=1)
+        rows = torch.where(found, first // width, torch.full_like(first, height // 2))
+        cols = torch.where(found, first % width, torch.full_like(first, width // 2))
+        padded = boards.new_full((n, 3 * height - 2, 3 * width - 2), self.WALL)
+        padded[:, height - 1:2 * height - 1, width - 1:2 * width - 1] = boards
+        r = rows[:, None] + torch.arange(2 * height - 1, device=boards.device)
+        c = cols[:, None] + torch.arange(2 * width - 1, device=boards.device)
+        batch = torch.arange(n, device=boards.device)[:, None, None]
+        return padded[batch, r[:, :, None], c[:, None, :]]
 
     def one_hot(self, boards: torch.Tensor) -> torch.Tensor:
         """``(B, H, W)`` uint8 indices to float one-hot, ``(B, C, H, W)`` or ``(B, H, W, C)``."""
@@ -113,6 +150,8 @@ class QNetwork(nn.Module):
         return (boards.unsqueeze(-1) == self.codes).float()
 
     def forward(self, boards: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
+        if self.center_codes:
+            boards = self.recentre(boards)
         features = self.features(self.one_hot(boards))
         if self.n_extras:
             features = torch.cat([features, extras], dim=1)
@@ -136,8 +175,12 @@ class QNetwork(nn.Module):
         old = self.n_channels
         if self.spatial:
             weight = state["features.0.weight"]
-            grown = torch.zeros(weight.shape[0], n_channels, *weight.shape[2:], dtype=weight.dtype)
-            grown[:, :old] = weight
+            extra = int(bool(self.center_codes))  # the wall channel stays last
+            grown = torch.zeros(weight.shape[0], n_channels + extra, *weight.shape[2:],
+                                dtype=weight.dtype)
+            grown[:, :old] = weight[:, :old]
+            if extra:
+                grown[:, -1] = weight[:, -1]
             state["features.0.weight"] = grown
         else:
             weight = state["head.0.weight"]
@@ -159,7 +202,7 @@ def count_parameters(network: nn.Module) -> int:
 def multiply_adds(network: QNetwork) -> int:
     """Multiply-adds of one forward pass for one sample (convolutions and dense layers)."""
     total = 0
-    height, width = network.height, network.width
+    height, width = network.view_size
     for layer in [*network.features, *network.head] if network.spatial else network.head:
         if isinstance(layer, nn.Conv2d):
             stride = layer.stride[0]
@@ -179,6 +222,11 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         f"  input: {width}x{height} board, {c} character channels {character_set!r}"
         + (f", {network.n_extras} observed state values" if network.n_extras else "")
     )
+    if network.center_codes:
+        vh, vw = network.view_size
+        lines.append(f"  egocentric view: the board re-centred on {network.center_on!r}, "
+                     f"{vw}x{vh} cells, off-board cells as a wall channel")
+        height, width, c = vh, vw, c + 1
     if network.spatial:
         s1 = network.first_conv_stride
         h1, w1 = math.ceil(height / s1), math.ceil(width / s1)

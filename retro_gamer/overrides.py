@@ -149,7 +149,10 @@ def _values(override: Override) -> list[Any]:
 def _check_one(key: str, name: str, value: Any) -> None:
     if name.startswith("game."):
         field = name[5:]
-        probe = {"actions": ["KEY_UP"], "reward": "score"}
+        # The field alone: its probe partners must not clash with it (a reward of "score"
+        # would refuse game.observe_state=[score] for a run rewarded by another key).
+        # The whole [game] table is checked once Hydra has composed it.
+        probe = {"actions": ["KEY_UP"], "reward": "\0"}
         probe[field] = value
         try:
             GameMetadata.from_mapping(probe, "override")

@@ -1,9 +1,22 @@
-"""Watching a trained agent play in the terminal, through retro's own terminal view."""
+"""Watching a trained agent play: live in the terminal, or recorded to an asciicast file.
+
+In the terminal the game is drawn by retro's own :class:`TerminalView`, inside
+one fullscreen session for all the games: between games the score is shown
+for a moment, and when the last game ends the final score stays on screen
+until Enter or Escape. Enter or Escape during a game quits at once.
+
+With ``record`` nothing is drawn: the games are played as fast as the agent
+can and each turn becomes a frame of an asciicast v2 recording, timed at
+``1 / framerate`` seconds.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from blessed import Terminal
@@ -11,11 +24,16 @@ from retro.input import InputSource, _make_keystroke
 
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.encoding import BoardEncoder
-from retro_gamer.errors import GameCrashed, RunDirectoryError
+from retro_gamer.errors import ConfigError, GameCrashed, RunDirectoryError
 from retro_gamer.games import find_create_game, make_game
 from retro_gamer.run_dir import RunDirectory
 
 QUIT_KEYS = ("KEY_ENTER", "KEY_ESCAPE")
+BETWEEN_GAMES_SECONDS = 2.0
+
+
+def _is_quit_key(key) -> bool:
+    return key.name in QUIT_KEYS or key in ("\n", "\r", "\x1b")
 
 
 class AgentInput(InputSource):
@@ -33,7 +51,7 @@ class AgentInput(InputSource):
             key = self.terminal.inkey(timeout=0)
             if not key:
                 break
-            if key.name in QUIT_KEYS or key in ("\n", "\r", "\x1b"):
+            if _is_quit_key(key):
                 self.quit = True
                 self.game.end()
                 return set()
@@ -46,35 +64,194 @@ class AgentInput(InputSource):
 
 @dataclass
 class PlayResult:
-    score: float
-    turns: int
-    quit: bool
+    """The games played: one score and one turn count per game."""
+
+    scores: list[float] = field(default_factory=list)
+    turn_counts: list[int] = field(default_factory=list)
+    quit: bool = False
+    recording: Path | None = None
+
+    @property
+    def score(self) -> float:
+        """The last game's score."""
+        return self.scores[-1] if self.scores else 0.0
+
+    @property
+    def turns(self) -> int:
+        """The last game's number of turns."""
+        return self.turn_counts[-1] if self.turn_counts else 0
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores) if self.scores else 0.0
 
 
-def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: int = 12
-             ) -> PlayResult:
-    """Show the agent playing one game in this terminal until it ends or the user quits."""
+def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: int = 12,
+             episodes: int = 1, record: str | os.PathLike | None = None,
+             console=None) -> PlayResult:
+    """Show the agent playing ``episodes`` games in this terminal, or record them.
+
+    Live, it stops early when the user presses Enter or Escape. With ``record``
+    (a ``.cast`` path) no terminal is needed.
+    """
+    if framerate < 1:
+        raise ConfigError("--framerate must be at least 1.")
+    if episodes < 1:
+        raise ConfigError("--episodes must be at least 1.")
     run = RunDirectory(run_dir)
     run.require_config()
     agent = GreedyAgent.from_checkpoint(run, checkpoint)
-    metadata = agent.metadata
-    game = make_game(find_create_game(metadata.module), metadata.module)
-    game.framerate = framerate
+    if record is not None:
+        return record_games(run, agent, Path(record), episodes, framerate, console)
     terminal = Terminal()
     if not terminal.is_a_tty:
         raise RunDirectoryError(
             "retro-gamer play needs a real terminal to draw the game in; run it in a terminal "
-            "window (not through a pipe or a file)."
+            "window (not through a pipe or a file), or record the games with "
+            "--record FILE.cast."
         )
-    source = AgentInput(agent, game, terminal)
-    start_score = float(game.state[metadata.reward])
     try:
-        game.play(input_source=source)
-    except KeyboardInterrupt:
-        source.quit = True
+        return _play_in_terminal(agent, terminal, episodes, framerate)
     except Exception as error:
         if type(error).__name__ == "TerminalTooSmall":
             raise RunDirectoryError(f"{error} Enlarge the terminal window and try again.") from None
+        if isinstance(error, (RunDirectoryError, ConfigError)):
+            raise
         raise GameCrashed(f"The game raised {type(error).__name__}: {error}") from error
-    score = float(game.state[metadata.reward]) - start_score
-    return PlayResult(score=score, turns=game.turn_number, quit=source.quit)
+
+
+def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
+                      framerate: int) -> PlayResult:
+    """retro's ``Game.play`` loop, kept in one fullscreen session across games."""
+    from retro.views.terminal import TerminalView
+
+    metadata = agent.metadata
+    create_game = find_create_game(metadata.module)
+    result = PlayResult()
+    with terminal.fullscreen(), terminal.hidden_cursor(), terminal.cbreak():
+        for number in range(1, episodes + 1):
+            game = make_game(create_game, metadata.module)
+            game.framerate = framerate
+            view = TerminalView(terminal, color=game.color, show_state=game.show_state)
+            source = AgentInput(agent, game, terminal)
+            game.input_source, game.view = source, view
+            start_score = float(game.state[metadata.reward])
+            game.start()
+            try:
+                while game.playing:
+                    started = time.perf_counter()
+                    game.step()
+                    time.sleep(max(0.0, 1 / framerate - (time.perf_counter() - started)))
+            except KeyboardInterrupt:
+                source.quit = True
+            result.scores.append(float(game.state[metadata.reward]) - start_score)
+            result.turn_counts.append(game.turn_number)
+            if source.quit:
+                result.quit = True
+                break
+            if not _pause(terminal, view, game, result, number, episodes):
+                result.quit = number < episodes
+                break
+    return result
+
+
+def _pause(terminal: Terminal, view, game, result: PlayResult, number: int,
+           episodes: int) -> bool:
+    """Show the score after a game; False when the user chose to stop."""
+    score = f"{result.score:g}"
+    if number < episodes:
+        message = (f"Game {number}/{episodes} over: score {score}. Next game in "
+                   f"{BETWEEN_GAMES_SECONDS:g} s (Enter or Escape stops).")
+    else:
+        mean = f" (mean {result.mean:g} over {len(result.scores)} games)" if number > 1 else ""
+        message = f"Game over: score {score}{mean}. Press Enter or Escape."
+    _show_message(terminal, view, game, message)
+    try:
+        if number < episodes:
+            deadline = time.monotonic() + BETWEEN_GAMES_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                key = terminal.inkey(timeout=left)
+                if key and _is_quit_key(key):
+                    return False
+            return True
+        while not _is_quit_key(terminal.inkey()):
+            pass
+    except KeyboardInterrupt:
+        return False
+    return False
+
+
+def _show_message(terminal: Terminal, view, game, message: str) -> None:
+    """One line below the game's panes, or on the top line when there is no room."""
+    x, y = view.get_view_origin_coords(game)
+    row = y + game.view_size[1] + view.state_height(game) + 2
+    if row >= terminal.height:
+        row, x = 0, 0
+    x = max(0, min(x, terminal.width - len(message)))
+    print(terminal.move_xy(x, row) + terminal.bold(message[:terminal.width]), end="",
+          flush=True)
+
+
+def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: int,
+                 framerate: int, console=None) -> PlayResult:
+    """Play ``episodes`` greedy games headless and write them as an asciicast v2 file."""
+    from retro_gamer.env import GameEnvironment
+    from retro_gamer.progress import TaskProgress
+    from retro_gamer.record import (
+        CLEAR,
+        HIDE_CURSOR,
+        SHOW_CURSOR,
+        AsciicastWriter,
+        FrameRenderer,
+    )
+
+    if output.suffix != ".cast":
+        raise ConfigError(f"--record writes an asciicast file: give a name ending in .cast, "
+                          f"not {output.name}.")
+    _, hyper = run.read_config()
+    metadata = agent.metadata
+    env = GameEnvironment(find_create_game(metadata.module), metadata)
+    env.start()
+    renderer = FrameRenderer(env.game)
+    writer = AsciicastWriter(renderer.width, renderer.height,
+                             title=f"retro-gamer: {metadata.module} ({run.path.name})")
+    result = PlayResult()
+    frame_time = 1.0 / framerate
+    at = 0.0
+    with TaskProgress("recording", episodes, console) as progress:
+        for number in range(1, episodes + 1):
+            if number > 1:
+                env.start()
+            total, turns = 0.0, 0
+            writer.output(at, (HIDE_CURSOR + CLEAR if number == 1 else CLEAR)
+                          + renderer.frame(env.game, _status(number, episodes, turns, total)))
+            while turns < hyper.max_turns_per_episode:
+                reward, done = env.act(agent.act(env.board, env.extras))
+                total += reward
+                turns += 1
+                at += frame_time
+                writer.output(at, renderer.frame(env.game,
+                                                 _status(number, episodes, turns, total)))
+                if done:
+                    break
+            result.scores.append(total)
+            result.turn_counts.append(turns)
+            last = number == episodes
+            mean = (f" (mean {result.mean:g} over {len(result.scores)} games)"
+                    if last and number > 1 else "")
+            at += frame_time
+            writer.output(at, renderer.frame(
+                env.game, f"Game over: score {total:g}{mean}" if last
+                else f"Game {number}/{episodes} over: score {total:g}"))
+            at += BETWEEN_GAMES_SECONDS
+            progress.advance(f"score {total:g}")
+    writer.output(at, "\r\n" + SHOW_CURSOR)
+    result.recording = writer.save(output)
+    return result
+
+
+def _status(number: int, episodes: int, turns: int, total: float) -> str:
+    return f"game {number}/{episodes}  turn {turns}  score {total:g}"
+
+
+__all__ = ["AgentInput", "PlayResult", "play_run", "record_games"]

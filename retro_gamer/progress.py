@@ -79,9 +79,11 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
 
 
 def _dot_rows(values: Sequence[float], lo: float, hi: float, dots_high: int) -> list[int]:
+    """Dot row (0 = bottom) of each value; a flat series is drawn across the middle."""
     span = hi - lo
-    return [0 if span == 0 else min(dots_high - 1, max(0, round((v - lo) / span
-                                                                * (dots_high - 1))))
+    if span == 0:
+        return [dots_high // 2] * len(values)
+    return [min(dots_high - 1, max(0, round((v - lo) / span * (dots_high - 1))))
             for v in values]
 
 
@@ -126,10 +128,13 @@ def chart_text(values: Sequence[float], width: int = 40, height: int = 4,
     raw = braille_masks(data, width, height, lo, hi)
     smooth = (braille_masks([float(v) for v in average], width, height, lo, hi)
               if average else [[0] * width for _ in range(height)])
-    labels = [f"{hi:.4g}", f"{lo:.4g}"]
-    label_width = max(len(s) for s in labels)
+    if hi == lo:  # one label, beside the flat line
+        labels = {height - 1 - (4 * height // 2) // 4: f"{hi:.4g}"}
+    else:
+        labels = {0: f"{hi:.4g}", height - 1: f"{lo:.4g}"}
+    label_width = max(len(s) for s in labels.values())
     for row in range(height):
-        label = labels[0] if row == 0 else labels[1] if row == height - 1 else ""
+        label = labels.get(row, "")
         text.append(label.rjust(label_width) + " ┤", style="dim")
         for cell in range(width):
             bits = raw[row][cell] | smooth[row][cell]

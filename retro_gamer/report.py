@@ -1,97 +1,413 @@
-"""``retro-gamer info``: a run directory summarised with rich."""
+"""``retro-gamer info``: a run directory or a sweep summarised with rich.
+
+Every report is built in two steps: a ``*_summary`` function gathers plain
+data (what ``info --json`` prints), and a ``render_*`` function draws exactly
+that data, so the two never disagree.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from retro_gamer.config import Hyperparameters
-from retro_gamer.run_dir import RunDirectory
+from retro_gamer.errors import RetroGamerError, RunDirectoryError
+from retro_gamer.progress import chart_text, moving_average, resample
+from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
+
+CHART_WIDTH = 60  # characters; the chart holds two points per character
+CHART_HEIGHT = 6
+STATUS_ORDER = ("done", "running", "stopped", "failed", "not started")
+STATUS_STYLE = {"done": "green", "running": "yellow", "stopped": "magenta", "failed": "red",
+                "not started": "dim"}
 
 
-def run_summary(run_dir: str | os.PathLike, recent: int = 10) -> dict:
-    """Everything ``info`` shows, as plain data."""
+# ------------------------------------------------------------------ gathering
+
+
+def summarize_path(path: str | os.PathLike, recent: int = 10) -> dict:
+    """The ``info`` data of a run directory (``kind: run``) or a sweep (``kind: sweep``)."""
+    folder = Path(path)
+    if (folder / CONFIG_NAME).is_file():
+        return run_summary(folder, recent)
+    if is_sweep_directory(folder):
+        return sweep_summary(folder)
+    if not folder.exists():
+        raise RunDirectoryError(f"{folder} does not exist. Give a run directory (made by "
+                                "'retro-gamer create') or a sweep folder (RUN_DIR/sweeps/...).")
+    raise RunDirectoryError(
+        f"{folder} is neither a run directory (it has no {CONFIG_NAME}) nor a sweep folder "
+        "(no sweep.json and no job folders). Give a folder made by 'retro-gamer create', or "
+        "one of RUN_DIR/sweeps/<timestamp>/.")
+
+
+def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) -> dict:
+    """Everything ``info`` shows about one run, as plain (JSON-ready) data."""
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()
+    values = hyper.to_dict()
     defaults = Hyperparameters().to_dict()
+    non_default = sorted(k for k, v in values.items() if k != "seed" and v != defaults.get(k))
     episodes = run.episodes()
-    checkpoints = []
-    for path in run.checkpoints():
-        stat = path.stat()
-        checkpoints.append({
-            "name": path.stem,
-            "size_bytes": stat.st_size,
-            "modified": dt.datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
-        })
-    return {
+    return _clean({
+        "kind": "run",
         "run_dir": str(run.path),
         "game": metadata.to_dict(),
-        "hyperparameters": hyper.to_dict(),
-        "non_default": sorted(k for k, v in hyper.to_dict().items()
-                              if k != "seed" and v != defaults[k]),
+        "network": _network_kind(metadata.spatial, hyper),
+        "hyperparameters": values,
+        "non_default": non_default,
+        "defaults": {k: defaults.get(k) for k in non_default},
         "episodes_done": episodes[-1]["episode"] if episodes else 0,
+        "episodes_total": hyper.training_episodes,
+        "statistics": _episode_statistics(episodes, window),
         "recent_episodes": episodes[-recent:],
-        "checkpoints": checkpoints,
-    }
+        "learning_curve": _learning_curve(episodes, window),
+        "result": run.read_result(),
+        "checkpoints": [_checkpoint_row(run, path) for path in run.checkpoints()],
+        "evaluations": [_evaluation_row(record) for record in run.evaluations()],
+        "sweeps": [_sweep_overview(path) for path in run.sweep_dirs()],
+    })
+
+
+def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
+    """A sweep's leaderboard: one row per job, best objective first."""
+    sweep = SweepDirectory(sweep_dir)
+    sweep.require()
+    saved = sweep.read_summary() or {}
+    finished = saved.get("state") == "finished"
+    jobs = [_job_row(path, finished) for path in sweep.job_dirs()]
+    seen = {tuple(sorted(job["overrides"])) for job in jobs}
+    for number, overrides in enumerate(_expected_jobs(sweep)):
+        if tuple(sorted(overrides)) not in seen:
+            jobs.append({"job": str(number), "run_dir": None, "overrides": overrides,
+                         "status": "not started", "episodes_done": 0, "episodes_total": None,
+                         "objective": None, "seconds": None, "error": None})
+    jobs.sort(key=_rank_key)
+    for rank, job in enumerate(jobs, 1):
+        job["rank"] = rank
+    counts = {status: sum(job["status"] == status for job in jobs) for status in STATUS_ORDER}
+    best = next((job for job in jobs if job["objective"] is not None), None)
+    return _clean({
+        "kind": "sweep",
+        "sweep_dir": str(sweep.path),
+        "command": saved.get("command"),
+        "state": saved.get("state"),
+        "objective": "mean greedy return over eval_episodes (higher is better)",
+        "counts": counts,
+        "best": None if best is None else {k: best[k] for k in ("job", "overrides",
+                                                                  "objective")},
+        "jobs": jobs,
+    })
+
+
+def _network_kind(spatial: bool, hyper: Hyperparameters) -> str:
+    body = "CNN (spatial)" if spatial else "MLP (non-spatial)"
+    return f"{body}, {hyper.n_layers} hidden layers x {hyper.layer_size}"
+
+
+def _episode_statistics(episodes: list[dict], window: int) -> dict:
+    if not episodes:
+        return {"episodes": 0}
+    returns = [ep["total_reward"] for ep in episodes]
+    best = max(range(len(returns)), key=returns.__getitem__)
+    last = returns[-window:]
+    return {"episodes": len(episodes), "best_return": returns[best],
+            "best_episode": episodes[best]["episode"], "window": len(last),
+            "recent_mean_return": sum(last) / len(last),
+            "env_steps": sum(ep["steps"] for ep in episodes),
+            "last_epsilon": episodes[-1]["epsilon"]}
+
+
+def _learning_curve(episodes: list[dict], window: int) -> dict:
+    """The chart's own points: returns and their moving average, at most 2 per character."""
+    returns = [ep["total_reward"] for ep in episodes]
+    points = 2 * CHART_WIDTH
+    return {"window": window,
+            "first_episode": episodes[0]["episode"] if episodes else None,
+            "last_episode": episodes[-1]["episode"] if episodes else None,
+            "returns": resample(returns, points),
+            "moving_average": resample(moving_average(returns, window), points)}
+
+
+def _checkpoint_row(run: RunDirectory, path: Path) -> dict:
+    stat = path.stat()
+    return {"name": path.stem, "episode": run.checkpoint_episode(path),
+            "size_bytes": stat.st_size,
+            "modified": dt.datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds")}
+
+
+def _evaluation_row(record: dict) -> dict:
+    keys = ("checkpoint", "checkpoint_episode", "episodes", "mean", "median", "minimum",
+            "maximum", "ci95", "seed", "evaluated_at")
+    return {k: record.get(k) for k in keys}
+
+
+def _sweep_overview(path: Path) -> dict:
+    summary = sweep_summary(path)
+    return {"sweep_dir": summary["sweep_dir"], "name": path.name, "state": summary["state"],
+            "jobs": len(summary["jobs"]), "counts": summary["counts"], "best": summary["best"]}
+
+
+def _job_row(job_dir: Path, sweep_finished: bool) -> dict:
+    run = RunDirectory(job_dir)
+    result = run.read_result() or {}
+    status = result.get("status") or "not started"
+    if status == "running" and (sweep_finished or run.lock_state() == "stale"):
+        status = "stopped"  # the process that wrote "running" is gone
+    try:
+        total = run.read_config()[1].training_episodes
+    except RetroGamerError:
+        total = None
+    episodes = run.episode_lines()
+    overrides = result.get("overrides")
+    if not overrides:
+        _, _, name = job_dir.name.partition("_")
+        overrides = [item for item in name.split(",") if "=" in item]
+    error = result.get("error")
+    return {"job": job_dir.name.split("_", 1)[0], "run_dir": str(job_dir),
+            "overrides": list(overrides), "status": status,
+            "episodes_done": len(episodes), "episodes_total": total,
+            "objective": result.get("objective"), "seconds": result.get("seconds"),
+            "error": error.strip().splitlines()[0] if error and error.strip() else None}
+
+
+def _expected_jobs(sweep: SweepDirectory) -> list[list[str]]:
+    """Every job a basic-sweeper sweep will run, from the config Hydra saved at its start."""
+    if not sweep.hydra_config_path.is_file():
+        return []
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf import OmegaConf
+
+        config = OmegaConf.load(sweep.hydra_config_path)
+        if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+            return []
+        params = config.hydra.sweeper.get("params") or {}
+        arguments = [f"{k}={v}" for k, v in params.items()]
+        arguments += list(config.hydra.overrides.task)
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(parsed, None)
+        return [list(job) for batch in batches for job in batch]
+    except Exception:  # an unusual sweep: list the jobs that exist, nothing more
+        return []
+
+
+def _rank_key(job: dict) -> tuple:
+    objective = job["objective"]
+    has = objective is not None and math.isfinite(objective)
+    number = int(job["job"]) if str(job["job"]).isdigit() else 1 << 30
+    return (not has, -objective if has else 0.0, STATUS_ORDER.index(job["status"])
+            if job["status"] in STATUS_ORDER else len(STATUS_ORDER), number)
+
+
+def _clean(value):
+    """NaN and infinities become ``None`` so the data is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------------ drawing
+
+
+def render(summary: dict, console: Console) -> None:
+    """Draw what :func:`summarize_path` gathered."""
+    if summary.get("kind") == "sweep":
+        render_sweep(summary, console)
+    else:
+        render_run(summary, console)
+
+
+def _number(value, spec: str = "g") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
 
 
 def render_run(summary: dict, console: Console) -> None:
+    console.print(_game_panel(summary))
+    console.print(_hyperparameter_table(summary))
+    _print_episodes(summary, console)
+    _print_checkpoints(summary, console)
+    if summary.get("evaluations"):
+        console.print(_evaluation_table(summary["evaluations"]))
+    if summary.get("sweeps"):
+        console.print(_sweeps_table(summary["sweeps"]))
+        console.print("Leaderboard of a sweep: retro-gamer info "
+                      + escape(summary["sweeps"][-1]["sweep_dir"]), highlight=False)
+
+
+def _game_panel(summary: dict) -> Panel:
     game = summary["game"]
-    kind = "CNN (spatial)" if game["spatial"] else "MLP (non-spatial)"
     size = game.get("board_size") or ["?", "?"]
-    lines = [
-        f"[b]module[/b]        {escape(str(game['module']))}",
-        f"[b]board[/b]         {size[0]} x {size[1]}",
-        f"[b]actions[/b]       {escape(', '.join(game['actions']))} + no-op",
-        f"[b]reward[/b]        {escape(game['reward'])}",
-        "[b]characters[/b]    "
-        + (escape(" ".join(game["character_set"])) if game["character_set"] is not None
-           else "(discovered when training starts)"),
-        f"[b]observe_state[/b] {escape(', '.join(game['observe_state'])) or '(none)'}",
-        f"[b]network[/b]       {kind}",
+    characters = (" ".join(game["character_set"]) if game.get("character_set") is not None
+                  else "(discovered when training starts)")
+    stats = summary.get("statistics", {})
+    rows = [
+        ("module", game["module"]),
+        ("board", f"{size[0]} x {size[1]}"),
+        ("actions", f"{', '.join(game['actions'])} + no-op "
+                    f"({len(game['actions']) + 1} Q-values)"),
+        ("reward", f"change of state['{game['reward']}'] each turn"),
+        ("characters", characters),
+        ("observe_state", ", ".join(game["observe_state"]) or "(none)"),
+        ("network", summary["network"]),
+        ("episodes", f"{summary['episodes_done']} of {summary['episodes_total']} trained"),
     ]
-    console.print(Panel("\n".join(lines), title=f"Run {escape(summary['run_dir'])}",
-                        expand=False))
+    if stats.get("episodes"):
+        rows.append(("returns", f"best {stats['best_return']:g} (episode "
+                                f"{stats['best_episode']}), mean of the last "
+                                f"{stats['window']} {stats['recent_mean_return']:g}"))
+    result = summary.get("result") or {}
+    if result.get("objective") is not None:
+        rows.append(("objective", f"{result['objective']:g} (mean greedy return after "
+                                  "training)"))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(name, Text(str(value)))
+    return Panel(grid, title=f"Run {escape(summary['run_dir'])}", title_align="left",
+                 expand=False)
 
-    hp = Table(title="Hyperparameters (* differs from the default)", title_justify="left")
-    hp.add_column("name")
-    hp.add_column("value", justify="right")
-    hp.add_column("")
-    for name, value in summary["hyperparameters"].items():
-        changed = name in summary["non_default"]
-        hp.add_row(escape(name), escape(str(value)), "*" if changed else "",
-                   style="bold" if changed else None)
-    console.print(hp)
 
+def _hyperparameter_table(summary: dict) -> Table:
+    items = list(summary["hyperparameters"].items())
+    changed = set(summary["non_default"])
+    table = Table(title=f"Hyperparameters ({len(changed)} differ from the defaults: bold, "
+                        "default in brackets)", title_justify="left", box=None,
+                  padding=(0, 1))
+    half = (len(items) + 1) // 2
+    for _ in range(2):
+        table.add_column("name", style="dim", no_wrap=True)
+        table.add_column("value", no_wrap=True)
+        table.add_column("", width=2)
+    for i in range(half):
+        cells: list = []
+        for j in (i, i + half):
+            if j < len(items):
+                name, value = items[j]
+                text = Text(str(value), style="bold yellow" if name in changed else "")
+                if name in changed:
+                    text.append(f" [{summary['defaults'][name]}]", style="dim")
+                cells += [name, text, ""]
+        table.add_row(*cells)
+    return table
+
+
+def _print_episodes(summary: dict, console: Console) -> None:
     episodes = summary["recent_episodes"]
-    if episodes:
-        table = Table(title=f"Recent episodes ({summary['episodes_done']} done)",
-                      title_justify="left")
-        for column in ("episode", "total_reward", "steps", "epsilon", "avg_loss"):
-            table.add_column(column, justify="right")
-        for ep in episodes:
-            table.add_row(str(ep["episode"]), f"{ep['total_reward']:g}", str(ep["steps"]),
-                          f"{ep['epsilon']:.4f}", f"{ep['avg_loss']:.6f}")
-        console.print(table)
-    else:
+    if not episodes:
         console.print("No episodes trained yet. Start with: retro-gamer train "
-                      + escape(summary["run_dir"]))
+                      + escape(summary["run_dir"]), highlight=False)
+        return
+    curve = summary["learning_curve"]
+    chart = chart_text(curve["returns"], CHART_WIDTH, CHART_HEIGHT, curve["moving_average"])
+    axis = Text(f"episode {curve['first_episode']}".ljust(CHART_WIDTH // 2)
+                + f"episode {curve['last_episode']}".rjust(CHART_WIDTH // 2), style="dim")
+    pad = len(chart.plain.splitlines()[0]) - CHART_WIDTH
+    axis = Text(" " * pad) + axis
+    console.print(Panel(Group(chart, axis), title="Learning curve: return per episode "
+                        f"(bold: moving average of {curve['window']})", title_align="left",
+                        expand=False))
+    table = Table(title=f"Recent episodes ({summary['episodes_done']} done)",
+                  title_justify="left")
+    for column in ("episode", "return", "steps", "epsilon", "avg_loss"):
+        table.add_column(column, justify="right")
+    for ep in episodes:
+        table.add_row(str(ep["episode"]), f"{ep['total_reward']:g}", str(ep["steps"]),
+                      f"{ep['epsilon']:.4f}", f"{ep['avg_loss']:.6f}")
+    console.print(table)
 
-    if summary["checkpoints"]:
-        table = Table(title="Checkpoints", title_justify="left")
-        table.add_column("name")
-        table.add_column("size", justify="right")
-        table.add_column("saved")
-        for cp in summary["checkpoints"]:
-            table.add_row(cp["name"], f"{cp['size_bytes'] / 1e6:.1f} MB", cp["modified"])
-        console.print(table)
-    else:
+
+def _print_checkpoints(summary: dict, console: Console) -> None:
+    if not summary["checkpoints"]:
         console.print("No checkpoints yet.")
+        return
+    table = Table(title="Checkpoints", title_justify="left")
+    table.add_column("name")
+    table.add_column("episode", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("saved")
+    for cp in summary["checkpoints"]:
+        episode = str(cp["episode"]) if cp["episode"] is not None and cp["episode"] >= 0 \
+            else "?"
+        table.add_row(cp["name"], episode, _size(cp["size_bytes"]), cp["modified"])
+    console.print(table)
 
 
-__all__ = ["run_summary", "render_run"]
+def _evaluation_table(evaluations: list[dict]) -> Table:
+    table = Table(title="Evaluations (retro-gamer eval: greedy policy)", title_justify="left")
+    for column in ("checkpoint", "episodes", "mean", "95% CI ±", "median", "min", "max",
+                   "when"):
+        table.add_column(column, justify="left" if column in ("checkpoint", "when")
+                         else "right")
+    for ev in evaluations:
+        table.add_row(str(ev["checkpoint"]), _number(ev["episodes"]), _number(ev["mean"]),
+                      _number(ev["ci95"]), _number(ev["median"]), _number(ev["minimum"]),
+                      _number(ev["maximum"]),
+                      str(ev.get("evaluated_at") or "").replace("T", " ")[:16])
+    return table
+
+
+def _sweeps_table(sweeps: list[dict]) -> Table:
+    table = Table(title="Sweeps of this run", title_justify="left")
+    for column in ("sweep", "state", "jobs", *STATUS_ORDER, "best objective", "best job"):
+        table.add_column(column, justify="right" if column not in ("sweep", "state",
+                                                                    "best job") else "left")
+    for sweep in sweeps:
+        best = sweep["best"] or {}
+        table.add_row(escape(sweep["name"]), str(sweep["state"] or "?"), str(sweep["jobs"]),
+                      *(str(sweep["counts"][s]) for s in STATUS_ORDER),
+                      _number(best.get("objective")),
+                      escape(" ".join(best.get("overrides") or [])))
+    return table
+
+
+def render_sweep(summary: dict, console: Console) -> None:
+    counts = summary["counts"]
+    parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s]]
+    header = Text(f"{len(summary['jobs'])} jobs: " + ", ".join(parts))
+    if summary.get("command"):
+        header.append("\ncommand: " + " ".join(summary["command"]), style="dim")
+    header.append(f"\nobjective: {summary['objective']}", style="dim")
+    console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
+                        title_align="left", expand=False))
+    table = Table(title="Leaderboard (best first)", title_justify="left")
+    for column, justify in (("rank", "right"), ("job", "right"), ("overrides", "left"),
+                            ("status", "left"), ("episodes", "right"),
+                            ("objective", "right"), ("seconds", "right"), ("note", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for job in summary["jobs"]:
+        total = job["episodes_total"]
+        episodes = f"{job['episodes_done']}/{total}" if total else str(job["episodes_done"])
+        table.add_row(str(job["rank"]), escape(str(job["job"])),
+                      escape(" ".join(job["overrides"]) or "(none)"),
+                      Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
+                      episodes, _number(job["objective"]), _number(job["seconds"], ".1f"),
+                      escape(job["error"] or ""))
+    console.print(table)
+
+
+__all__ = ["summarize_path", "run_summary", "sweep_summary", "render", "render_run",
+           "render_sweep"]

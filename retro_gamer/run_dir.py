@@ -19,15 +19,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import math
 import os
+import pickle
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-import torch
 from tomlkit.exceptions import TOMLKitError
 
 from retro_gamer.config import (
@@ -48,6 +50,12 @@ CONFIG_NAME = "config.toml"
 LOCK_NAME = ".retro-gamer.lock"
 LOG_NAME = "training.log"
 CHECKPOINT_DIR = "checkpoints"
+RESULT_NAME = "result.json"
+SWEEPS_DIR = "sweeps"
+SWEEP_SUMMARY_NAME = "sweep.json"
+EVAL_DIR = "eval"
+PLOT_NAME = "curve.png"
+COMPARISON_PLOT_NAME = "comparison.png"
 CHECKPOINT_NAME = re.compile(r"^(ep_(\d+)|final)\.pt$")
 EPISODE_LINE = re.compile(r"^\[EP (\d+)\] ")
 EPISODE_FIELDS = re.compile(
@@ -322,14 +330,151 @@ class RunDirectory:
         path = self.replay_path(checkpoint)
         return load_torch_file(path, "replay buffer") if path.is_file() else None
 
+    # ------------------------------------------- results, evaluations, plots, sweeps
+
+    @property
+    def result_path(self) -> Path:
+        """``result.json``: a finished (or failed) training's status and objective."""
+        return self.path / RESULT_NAME
+
+    def read_result(self) -> dict | None:
+        """``result.json`` as a dict, or ``None`` when it is missing or unreadable."""
+        return _read_json(self.result_path)
+
+    @property
+    def sweeps_dir(self) -> Path:
+        return self.path / SWEEPS_DIR
+
+    def sweep_dirs(self) -> list[Path]:
+        """The sweeps launched from this run (``sweeps/<timestamp>/``), oldest first."""
+        if not self.sweeps_dir.is_dir():
+            return []
+        return sorted(p for p in self.sweeps_dir.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and is_sweep_directory(p))
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / EVAL_DIR
+
+    def eval_path(self, checkpoint: str) -> Path:
+        """``eval/<checkpoint>.json``: the record of ``retro-gamer eval`` on that checkpoint."""
+        name = Path(checkpoint).name
+        name = name[:-3] if name.endswith(".pt") else name
+        return self.eval_dir / f"{name or 'checkpoint'}.json"
+
+    def evaluations(self) -> list[dict]:
+        """Every evaluation record in ``eval/``, by file name."""
+        if not self.eval_dir.is_dir():
+            return []
+        found = (_read_json(p) for p in sorted(self.eval_dir.glob("*.json")))
+        return [record for record in found if isinstance(record, dict)]
+
+    def plot_path(self) -> Path:
+        """Where ``retro-gamer plot`` puts the training curves unless told otherwise."""
+        return self.path / PLOT_NAME
+
+    def checkpoint_episode(self, path: Path) -> int:
+        """The episode a checkpoint was saved after (-1 when it cannot be read)."""
+        return _saved_episode(path)
+
+    def lock_state(self) -> str:
+        """``"held"`` while a process trains this run, ``"free"`` otherwise, or ``"stale"``
+        when the lock file was left by a killed process of this machine (its PID is gone).
+
+        Read without taking the lock, so asking never gets in a trainer's way.
+        """
+        try:
+            text = (self.path / LOCK_NAME).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return "free"
+        match = re.match(r"^process (\d+) on (\S+)$", text)
+        if match and match.group(2) == os.uname().nodename:
+            try:
+                os.kill(int(match.group(1)), 0)
+            except ProcessLookupError:
+                return "stale"
+            except PermissionError:
+                pass
+        return "held"
+
+
+def is_sweep_directory(path: str | os.PathLike) -> bool:
+    """A sweep's folder: it holds ``sweep.json``, or job folders with config and result."""
+    folder = Path(path)
+    if not folder.is_dir() or (folder / CONFIG_NAME).is_file():
+        return False
+    if (folder / SWEEP_SUMMARY_NAME).is_file():
+        return True
+    return any((p / CONFIG_NAME).is_file() and (p / RESULT_NAME).is_file()
+               for p in folder.iterdir() if p.is_dir())
+
+
+class SweepDirectory:
+    """A sweep's folder (``RUN_DIR/sweeps/<timestamp>/``): one run directory per job."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.summary_path = self.path / SWEEP_SUMMARY_NAME
+
+    def __repr__(self) -> str:
+        return f"SweepDirectory({str(self.path)!r})"
+
+    def require(self) -> None:
+        if not is_sweep_directory(self.path):
+            raise RunDirectoryError(
+                f"{self.path} is not a sweep directory (it has no {SWEEP_SUMMARY_NAME} and no "
+                f"job folders holding {CONFIG_NAME} and {RESULT_NAME})."
+            )
+
+    def read_summary(self) -> dict | None:
+        """``sweep.json`` as a dict, or ``None`` when it is missing or unreadable."""
+        summary = _read_json(self.summary_path)
+        return summary if isinstance(summary, dict) else None
+
+    def job_dirs(self) -> list[Path]:
+        """Job folders (each a complete run directory), in job-number order."""
+        jobs = [p for p in self.path.iterdir() if p.is_dir() and (p / CONFIG_NAME).is_file()]
+        return sorted(jobs, key=_job_order)
+
+    def comparison_plot_path(self) -> Path:
+        return self.path / COMPARISON_PLOT_NAME
+
+    @property
+    def hydra_config_path(self) -> Path:
+        """``multirun.yaml``: the composed config Hydra saves when a sweep starts."""
+        return self.path / "multirun.yaml"
+
+
+def _job_order(path: Path) -> tuple[int, str]:
+    number = path.name.split("_", 1)[0]
+    return (int(number), path.name) if number.isdigit() else (1 << 30, path.name)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
 
 def load_torch_file(path: Path, what: str) -> dict:
     """Load a torch file as data only: a file that would run code is refused unread."""
+    import torch  # imported here: commands that never touch a checkpoint start faster
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols: noise to a user
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"The {what} {path} does not exist.") from None
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError ...
+    except pickle.UnpicklingError:
+        # Not torch's own text: it suggests weights_only=False, i.e. running the file's code.
+        raise CheckpointError(
+            f"{path} is not a readable retro-gamer {what}: it is corrupt, or it holds Python "
+            "objects other than plain data (which could run code when loaded), so it was "
+            "refused unread."
+        ) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError ...
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
             f"{path} is not a readable retro-gamer {what} (truncated, corrupt, or not "
@@ -341,6 +486,8 @@ def load_torch_file(path: Path, what: str) -> dict:
 
 
 def _torch_bytes(state: dict) -> bytes:
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()
@@ -351,8 +498,8 @@ def _saved_episode(path: Path) -> int:
     if match and match.group(2):
         return int(match.group(2))
     try:  # final.pt: the episode it was saved at is inside
-        return int(torch.load(path, map_location="cpu", weights_only=True).get("episode", 0))
-    except Exception:
+        return int(load_torch_file(path, "checkpoint").get("episode", 0))
+    except CheckpointError:
         return -1
 
 
@@ -407,4 +554,5 @@ def config_from_document(doc: Any, source: str) -> tuple[GameMetadata, Hyperpara
         raise ConfigError(f"{source} [hyperparameters]: {error}") from None
 
 
-__all__ = ["RunDirectory", "episode_line", "atomic_write", "HYPERPARAMETER_FIELDS"]
+__all__ = ["RunDirectory", "SweepDirectory", "is_sweep_directory", "episode_line",
+           "atomic_write", "HYPERPARAMETER_FIELDS"]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment
-from retro_gamer.errors import CheckpointError, RunDirectoryError
+from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.run_dir import RunDirectory, episode_line
@@ -267,8 +267,9 @@ class DQNTrainer:
             total_reward += reward
             if self.env_steps % hp.train_every == 0 and self.env_steps >= starts \
                     and len(self.replay) >= hp.batch_size:
-                loss_sum += self._train_step()
-                n_losses += 1
+                for _ in range(hp.gradient_steps):
+                    loss_sum += self._train_step()
+                    n_losses += 1
             if done:
                 break
         self.n_step.clear()
@@ -325,12 +326,25 @@ class DQNTrainer:
         hp, md = self.hp, self.metadata
         self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
                                 md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
-                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling
+                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
+                                center_on=hp.center_on, center_codes=self._center_codes()
                                 ).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)
         self.optimizer = _adam(self.network.parameters(), hp.learning_rate, self.device)
+
+    def _center_codes(self) -> list[int]:
+        """Board codes of ``center_on``'s characters (refused when the game never shows one)."""
+        codes = self.env.encoder.codes
+        missing = [c for c in self.hp.center_on if c not in codes]
+        if missing:
+            raise ConfigError(
+                f"center_on lists {''.join(missing)!r}, which is not in the game's character set "
+                f"{self.env.character_set!r}; name the characters that mark the player.")
+        if self.hp.center_on and not self.metadata.spatial:
+            raise ConfigError("center_on needs a spatial game (spatial = true).")
+        return [codes[c] for c in self.hp.center_on]
 
     def _signature(self) -> dict:
         sig = self.network.shape_signature()

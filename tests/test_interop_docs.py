@@ -63,7 +63,7 @@ def test_reset_seed_fixes_the_episode():
     env = RetroGameEnv("retro.examples.snake")
     first = [env.reset(seed=7)[0]] + [env.step(a)[0] for a in (0, 1, 2)]
     again = [env.reset(seed=7)[0]] + [env.step(a)[0] for a in (0, 1, 2)]
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
 
 
 def test_registered_snake_id():

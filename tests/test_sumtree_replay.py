@@ -41,7 +41,7 @@ def test_sumtree_matches_numpy_on_random_updates(capacity):
         # Whole numbers keep every partial sum exact, so boundaries can be tested too.
         priorities = rng.integers(0, 10, size=size).astype(float)
         tree.update(indices, priorities)
-        for i, p in zip(indices, priorities):  # a later duplicate wins, as in a loop
+        for i, p in zip(indices, priorities, strict=True):  # a later duplicate wins, as in a loop
             reference[i] = p
         assert_tree_consistent(tree, reference)
         if reference.sum() == 0:
@@ -90,7 +90,7 @@ def test_sumtree_invariant_holds_after_any_updates(capacity, updates, fractions)
         indices = np.array([i % capacity for i, _ in batch])
         priorities = np.array([p for _, p in batch])
         tree.update(indices, priorities)
-        for i, p in zip(indices, priorities):
+        for i, p in zip(indices, priorities, strict=True):
             reference[i] = p
         assert_tree_consistent(tree, reference)
     if tree.total > 0:
@@ -257,7 +257,7 @@ def test_state_dict_round_trip_restores_contents_and_priorities(kind, pushed):
         np.testing.assert_array_equal(restored.tree.tree, buffer.tree.tree)
         assert restored.max_priority == buffer.max_priority
     # Same storage and same generator state: the next samples and pushes agree too.
-    for a, b in zip(buffer.sample(32), restored.sample(32)):
+    for a, b in zip(buffer.sample(32), restored.sample(32), strict=True):
         np.testing.assert_array_equal(a, b)
     assert buffer.push(*transition(99)) == restored.push(*transition(99))
 
