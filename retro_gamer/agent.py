@@ -34,6 +34,11 @@ class GreedyAgent:
                 f"{path} does not hold a network retro-gamer can rebuild: "
                 f"{str(error).splitlines()[0]}"
             ) from None
+        if state.get("module") and state["module"] != metadata.module:
+            raise CheckpointError(
+                f"{path} is from the game '{state['module']}', but {run.config_path} plays "
+                f"'{metadata.module}'. Use a checkpoint of this run."
+            )
         if list(state.get("actions", [])) != list(metadata.actions):
             raise CheckpointError(
                 f"{path} was trained with actions {state.get('actions')}, but {run.config_path} "

@@ -47,13 +47,40 @@ PLAY_EXAMPLES = """\
 examples:
   retro-gamer play runs/snake
   retro-gamer play runs/snake --checkpoint ep_0100 --framerate 30
+  retro-gamer play runs/snake --episodes 5              five games, the score between them
+  retro-gamer play runs/snake --record snake.cast       no terminal needed; then:
+  asciinema play snake.cast
 
-Press Enter or Escape to quit.
+Press Enter or Escape to quit. When the last game ends, its score stays on
+screen until Enter or Escape.
 """
 INFO_EXAMPLES = """\
 examples:
-  retro-gamer info runs/snake
-  retro-gamer info runs/snake --json
+  retro-gamer info runs/snake                           the run, and a list of its sweeps
+  retro-gamer info runs/snake --json                    the same data as JSON
+  retro-gamer info runs/snake/sweeps/2025-01-31_12-00-00    a sweep's leaderboard
+
+A sweep's leaderboard has one row per job: its overrides, status (done,
+running, stopped, failed, not started), episodes trained and objective (the
+mean greedy return after training), best first.
+"""
+EVAL_EXAMPLES = """\
+examples:
+  retro-gamer eval runs/snake                           final.pt, eval_episodes games
+  retro-gamer eval runs/snake --episodes 100 --seed 7
+  retro-gamer eval runs/snake --checkpoint ep_0500 --json
+
+The greedy policy (no exploration) plays without drawing anything. The result
+is kept in RUN_DIR/eval/<checkpoint>.json and listed by retro-gamer info.
+"""
+PLOT_EXAMPLES = """\
+examples:
+  retro-gamer plot runs/snake                           writes runs/snake/curve.png
+  retro-gamer plot runs/snake -o snake.png --window 50
+  retro-gamer plot runs/snake/sweeps/2025-01-31_12-00-00    compare every job of a sweep
+
+A run gives return (with a moving average), turns, loss and epsilon per
+episode; a sweep gives every job's return on one chart beside the objectives.
 """
 
 
@@ -146,13 +173,46 @@ def build_parser() -> argparse.ArgumentParser:
                       "[final]")
     play.add_argument("--framerate", type=int, default=12, metavar="N",
                       help="target frames per second [12]")
+    play.add_argument("--episodes", type=int, default=1, metavar="N",
+                      help="number of games to play [1]")
+    play.add_argument("--record", metavar="FILE.cast",
+                      help="write the games to an asciicast v2 file instead of drawing them "
+                      "(works without a terminal)")
 
     info = commands.add_parser(
-        "info", help="summarise a run: game, hyperparameters, episodes, checkpoints",
-        description="Print a summary of a training run.",
+        "info", help="summarise a run (game, hyperparameters, episodes, checkpoints) or a "
+        "sweep (leaderboard)",
+        description="Print a summary of a training run, or the leaderboard of a sweep.",
         epilog=INFO_EXAMPLES, formatter_class=formatter)
-    info.add_argument("run_dir", metavar="RUN_DIR")
+    info.add_argument("run_dir", metavar="RUN_DIR",
+                      help="a run directory, or a sweep folder RUN_DIR/sweeps/<timestamp>")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    evaluate = commands.add_parser(
+        "eval", help="score a checkpoint's greedy policy over many games",
+        description="Play N games with the greedy policy of a checkpoint, without drawing "
+        "them, and report the mean, median, min, max and 95%% confidence interval of the "
+        "score.", epilog=EVAL_EXAMPLES, formatter_class=formatter)
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--checkpoint", default="final", metavar="NAME",
+                          help="checkpoint name (ep_0100), 'latest', or a path [final]")
+    evaluate.add_argument("--episodes", type=int, metavar="N",
+                          help="games to play [the run's eval_episodes]")
+    evaluate.add_argument("--seed", type=int, metavar="S",
+                          help="seed of the games' randomness [the run's seed]")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    plot = commands.add_parser(
+        "plot", help="draw training curves (or a sweep's comparison) as a PNG",
+        description="Draw the training curves of a run, or compare the jobs of a sweep, "
+        "as a PNG image (no display needed).", epilog=PLOT_EXAMPLES, formatter_class=formatter)
+    plot.add_argument("run_dir", metavar="RUN_DIR",
+                      help="a run directory, or a sweep folder RUN_DIR/sweeps/<timestamp>")
+    plot.add_argument("-o", "--output", metavar="FILE.png",
+                      help="where to write the image [RUN_DIR/curve.png, or "
+                      "SWEEP_DIR/comparison.png]")
+    plot.add_argument("--window", type=int, metavar="N",
+                      help="episodes in the moving average [about 5%% of the run]")
     return parser
 
 
@@ -190,20 +250,61 @@ def cmd_play(args, console: Console) -> int:
     ensure_cwd_importable()
     if args.framerate < 1:
         raise_usage("--framerate must be at least 1.")
-    result = play_run(args.run_dir, args.checkpoint, args.framerate)
-    how = "quit" if result.quit else "game over"
-    console.print(f"Score: {result.score:g} after {result.turns} turns ({how}).")
+    if args.episodes < 1:
+        raise_usage("--episodes must be at least 1.")
+    result = play_run(args.run_dir, args.checkpoint, args.framerate, episodes=args.episodes,
+                      record=args.record, console=Console(stderr=True))
+    for number, (score, turns) in enumerate(zip(result.scores, result.turn_counts,
+                                                strict=True), 1):
+        last = number == len(result.scores)
+        how = "quit" if last and result.quit else "game over"
+        prefix = f"Game {number}: score" if len(result.scores) > 1 else "Score:"
+        console.print(f"{prefix} {score:g} after {turns} turns ({how}).", highlight=False)
+    if len(result.scores) > 1:
+        console.print(f"Mean score {result.mean:g} over {len(result.scores)} games.",
+                      highlight=False)
+    if result.recording is not None:
+        console.print(f"Recorded to {escape(str(result.recording))}; replay it with: "
+                      f"asciinema play {escape(str(result.recording))}", highlight=False,
+                      soft_wrap=True)
     return 0
 
 
 def cmd_info(args, console: Console) -> int:
-    from retro_gamer.report import render_run, run_summary
+    from retro_gamer.report import render, summarize_path
 
-    summary = run_summary(args.run_dir)
+    summary = summarize_path(args.run_dir)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, allow_nan=False))
     else:
-        render_run(summary, console)
+        render(summary, console)
+    return 0
+
+
+def cmd_eval(args, console: Console) -> int:
+    from retro_gamer.evaluation import evaluate_and_record
+    from retro_gamer.games import ensure_cwd_importable
+    from retro_gamer.report import render_evaluation
+
+    ensure_cwd_importable()
+    if args.episodes is not None and args.episodes < 1:
+        raise_usage("--episodes must be at least 1.")
+    record = evaluate_and_record(args.run_dir, args.checkpoint, args.episodes, args.seed,
+                                 console=Console(stderr=True))
+    if args.json:
+        print(json.dumps(record.to_dict(), indent=2, allow_nan=False))
+    else:
+        render_evaluation(record.to_dict(), console)
+    return 0
+
+
+def cmd_plot(args, console: Console) -> int:
+    from retro_gamer.plot import plot
+
+    if args.window is not None and args.window < 1:
+        raise_usage("--window must be at least 1.")
+    path = plot(args.run_dir, args.output, args.window)
+    console.print(f"Wrote {escape(str(path))}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -213,7 +314,8 @@ def raise_usage(message: str) -> None:
     raise ConfigError(message)
 
 
-COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": cmd_info}
+COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": cmd_info,
+            "eval": cmd_eval, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

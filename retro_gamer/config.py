@@ -331,7 +331,8 @@ class Hyperparameters:
     )
     first_conv_stride: int = _field(
         2, "Stride of the CNN's first convolution: 2 halves the board before any "
-        "full-resolution work (about 4x cheaper), 1 keeps full resolution.", lo=1, hi=2,
+        "full-resolution work (about 4x cheaper), 1 keeps full resolution, 3 tiles the "
+        "board in 3x3 patches (for the large egocentric view).", lo=1, hi=3,
     )
     center_on: str = _field(
         "", "Characters that mark the player, e.g. '<>^v' for Snake's head: the CNN sees "

@@ -28,12 +28,14 @@ def mlp(n_inputs: int, n_layers: int, layer_size: int, n_outputs: int) -> nn.Seq
 class QNetwork(nn.Module):
     """Maps ``(boards, extras)`` to one Q-value per action.
 
-    ``spatial=True``: two 3x3 convolutions (16 channels, then 32 with stride 2)
-    feed the MLP head. The stride halves each side before the first dense
-    layer, which is where a full-resolution CNN spends most of its FLOPs:
-    DESIGN.md measured 15 ms a training step for this shape against 121 ms for
-    full-resolution conv 32 -> conv 64 on a 2-core CPU, and the agent still sees
-    every cell through the first convolution.
+    ``spatial=True``: two 3x3 convolutions (16 channels with stride
+    ``first_conv_stride``, then 32 with stride 2) feed the MLP head. The strides
+    shrink the grid before the first dense layer and before any full-resolution
+    backward pass, which is where a CNN spends its FLOPs here: on Snake's 32x16
+    board a training step costs about 4 ms with stride 2 first against 16 ms with
+    stride 1 (docs/benchmarks.md), and every cell still reaches the first
+    convolution. ``center_codes`` turns on an egocentric view (:meth:`recentre`).
+    ``dueling`` splits the output into a state value and action advantages.
 
     ``spatial=False``: the board is flattened ``H x W x C`` (the specification's
     non-spatial layout) and the MLP is the whole network.
@@ -74,8 +76,9 @@ class QNetwork(nn.Module):
         self.center_codes = tuple(int(c) for c in center_codes)
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         self.register_buffer("codes", torch.tensor(codes, dtype=torch.uint8), persistent=False)
-        self.register_buffer("centers", torch.tensor(self.center_codes, dtype=torch.uint8),
-                             persistent=False)
+        table = torch.zeros(256, dtype=torch.bool)
+        table[list(self.center_codes)] = True
+        self.register_buffer("player_table", table, persistent=False)
         if spatial:
             self.features = nn.Sequential(
                 nn.Conv2d(len(codes), self.CONV1, 3, stride=first_conv_stride, padding=1),
@@ -131,17 +134,19 @@ class QNetwork(nn.Module):
         is shown around its own centre.
         """
         n, height, width = boards.shape
-        mask = (boards.unsqueeze(-1) == self.centers).any(-1).view(n, -1)
-        found = mask.any(1)
-        first = torch.argmax(mask.to(torch.uint8), dim=1)
+        is_player = self.player_table[boards.long()].view(n, -1)
+        found = is_player.any(1)
+        first = torch.argmax(is_player.to(torch.uint8), dim=1)
         rows = torch.where(found, first // width, torch.full_like(first, height // 2))
         cols = torch.where(found, first % width, torch.full_like(first, width // 2))
         padded = boards.new_full((n, 3 * height - 2, 3 * width - 2), self.WALL)
         padded[:, height - 1:2 * height - 1, width - 1:2 * width - 1] = boards
-        r = rows[:, None] + torch.arange(2 * height - 1, device=boards.device)
-        c = cols[:, None] + torch.arange(2 * width - 1, device=boards.device)
-        batch = torch.arange(n, device=boards.device)[:, None, None]
-        return padded[batch, r[:, :, None], c[:, None, :]]
+        # One flat gather: view cell (i, j) of sample b is padded[b, rows_b + i, cols_b + j].
+        stride = 3 * width - 2
+        offsets = (torch.arange(2 * height - 1, device=boards.device)[:, None] * stride
+                   + torch.arange(2 * width - 1, device=boards.device)).view(1, -1)
+        index = (rows * stride + cols)[:, None] + offsets
+        return padded.view(n, -1).gather(1, index).view(n, 2 * height - 1, 2 * width - 1)
 
     def one_hot(self, boards: torch.Tensor) -> torch.Tensor:
         """``(B, H, W)`` uint8 indices to float one-hot, ``(B, C, H, W)`` or ``(B, H, W, C)``."""

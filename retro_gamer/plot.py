@@ -19,7 +19,7 @@ from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, atomic_write, is_swee
 
 DPI = 100
 RUN_SIZE = (11.0, 7.5)  # inches: 1100 x 750 pixels
-SWEEP_SIZE = (13.0, 6.0)  # 1300 x 600 pixels
+SWEEP_SIZE = (12.0, 6.0)  # 1200 x 600 pixels
 
 
 def default_window(n: int) -> int:
@@ -61,15 +61,18 @@ def plot_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = None
         (axes[1][1], "epsilon", "epsilon (exploration rate)", "tab:purple"),
     ]
     for ax, key, title, color in panels:
-        y = [ep[key] for ep in episodes]
+        xs, y = x, [ep[key] for ep in episodes]
+        if key == "avg_loss":  # episodes before the first training step have no loss
+            first = next((i for i, v in enumerate(y) if v > 0), len(y))
+            xs, y = x[first:], y[first:]
         smoothed = key in ("total_reward", "steps", "avg_loss")
-        ax.plot(x, y, color=color, alpha=0.3 if smoothed else 1.0, linewidth=1,
+        ax.plot(xs, y, color=color, alpha=0.3 if smoothed else 1.0, linewidth=1,
                 label="per episode")
         if smoothed and window > 1 and len(y) > 1:
-            ax.plot(x, moving_average(y, window), color=color, linewidth=2,
+            ax.plot(xs, moving_average(y, window), color=color, linewidth=2,
                     label=f"moving average of {window}")
             ax.legend(loc="best", fontsize=8)
-        if key == "avg_loss" and all(v > 0 for v in y):
+        if key == "avg_loss" and y and min(y) > 0 and max(y) / min(y) > 100:
             ax.set_yscale("log")
         ax.set_title(title, fontsize=11)
         _episode_axis(ax)
@@ -80,10 +83,11 @@ def plot_sweep(sweep_dir: str | os.PathLike, output: str | os.PathLike | None = 
                window: int | None = None) -> Path:
     """Every job's moving-average return on one chart, and the objectives side by side;
     written to ``output`` (default ``SWEEP_DIR/comparison.png``)."""
-    from retro_gamer.report import sweep_summary
+    from retro_gamer.report import shared_overrides, sweep_summary
     from retro_gamer.run_dir import SweepDirectory
 
     summary = sweep_summary(sweep_dir)
+    shared = shared_overrides(summary["jobs"])
     jobs = [job for job in summary["jobs"] if job["run_dir"]]
     curves = []
     for job in sorted(jobs, key=lambda j: int(j["job"]) if j["job"].isdigit() else 0):
@@ -92,33 +96,41 @@ def plot_sweep(sweep_dir: str | os.PathLike, output: str | os.PathLike | None = 
             curves.append((job, episodes))
     if not curves:
         raise RunDirectoryError(f"No job of the sweep {sweep_dir} has trained an episode yet.")
-    figure, axes = _figure(SWEEP_SIZE, 1, 2, width_ratios=(3, 2))
+    figure, axes = _figure(SWEEP_SIZE, 1, 2, width_ratios=(2, 1))
     curve_ax, bar_ax = axes[0]
     longest = max(len(episodes) for _, episodes in curves)
-    window = window or default_window(longest)
+    window = window or max(1, min(100, longest // 10))  # comparing trends: smooth more
+    colors: dict[str, str] = {}
     for job, episodes in curves:
         y = moving_average([ep["total_reward"] for ep in episodes], window)
-        curve_ax.plot([ep["episode"] for ep in episodes], y, linewidth=1.8,
-                      label=_label(job))
+        (line,) = curve_ax.plot([ep["episode"] for ep in episodes], y, linewidth=1.8,
+                                label=_label(job, shared))
+        colors[job["job"]] = line.get_color()
     curve_ax.set_title(f"return per episode (moving average of {window})", fontsize=11)
     _episode_axis(curve_ax)
     curve_ax.legend(loc="best", fontsize=8)
 
     scored = [job for job in summary["jobs"] if job["objective"] is not None]
     if scored:
-        labels = [_label(job) for job in reversed(scored)]
+        labels = [f"job {job['job']}" for job in reversed(scored)]
         values = [job["objective"] for job in reversed(scored)]
-        bars = bar_ax.barh(range(len(values)), values, color="tab:blue")
-        bars[-1].set_color("tab:orange")  # the best job (sorted best first)
-        bar_ax.bar_label(bars, labels=[f"{v:g}" for v in values], padding=3, fontsize=8)
-        bar_ax.set_yticks(range(len(values)), labels, fontsize=8)
-        bar_ax.set_title("objective: mean greedy return (best in orange)", fontsize=11)
+        bars = bar_ax.barh(range(len(values)), values,
+                           color=[colors.get(job["job"], "tab:gray") for job in reversed(scored)])
+        bars[-1].set_edgecolor("black")  # the best job (sorted best first)
+        bars[-1].set_linewidth(2.5)
+        bar_ax.bar_label(bars, labels=[f"{v:g}" for v in values], label_type="center",
+                         color="white", fontsize=9)
+        bar_ax.set_yticks(range(len(values)), labels, fontsize=9)
+        bar_ax.axvline(0, color="black", linewidth=0.8)
+        bar_ax.set_title("objective: mean greedy return (best outlined)", fontsize=11)
         bar_ax.grid(True, axis="x", alpha=0.3)
     else:
         bar_ax.text(0.5, 0.5, "no job has finished yet", ha="center", va="center")
         bar_ax.set_axis_off()
-    figure.suptitle(f"sweep {Path(summary['sweep_dir']).name}: {len(summary['jobs'])} jobs",
-                    fontsize=13)
+    title = f"sweep {Path(summary['sweep_dir']).name}: {len(summary['jobs'])} jobs"
+    if shared:
+        title += " (every job: " + " ".join(shared) + ")"
+    figure.suptitle(title, fontsize=13)
     default = SweepDirectory(sweep_dir).comparison_plot_path()
     return _save(figure, Path(output) if output else default)
 
@@ -131,8 +143,9 @@ def _episode_axis(ax) -> None:
     ax.grid(True, alpha=0.3)
 
 
-def _label(job: dict) -> str:
-    return f"{job['job']}: " + (" ".join(job["overrides"]) or "(no overrides)")
+def _label(job: dict, shared: list[str]) -> str:
+    own = [o for o in job["overrides"] if o not in shared]
+    return f"job {job['job']}: " + (" ".join(own) or "(no overrides)")
 
 
 def _figure(size: tuple[float, float], rows: int, cols: int, **grid):

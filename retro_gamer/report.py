@@ -254,7 +254,8 @@ def render_run(summary: dict, console: Console) -> None:
     if summary.get("sweeps"):
         console.print(_sweeps_table(summary["sweeps"]))
         console.print("Leaderboard of a sweep: retro-gamer info "
-                      + escape(summary["sweeps"][-1]["sweep_dir"]), highlight=False)
+                      + escape(summary["sweeps"][-1]["sweep_dir"]), highlight=False,
+                      soft_wrap=True)
 
 
 def _game_panel(summary: dict) -> Panel:
@@ -307,7 +308,8 @@ def _hyperparameter_table(summary: dict) -> Table:
         for j in (i, i + half):
             if j < len(items):
                 name, value = items[j]
-                text = Text(str(value), style="bold yellow" if name in changed else "")
+                shown = "(none)" if value is None or value == "" else str(value)
+                text = Text(shown, style="bold yellow" if name in changed else "")
                 if name in changed:
                     text.append(f" [{summary['defaults'][name]}]", style="dim")
                 cells += [name, text, ""]
@@ -319,17 +321,16 @@ def _print_episodes(summary: dict, console: Console) -> None:
     episodes = summary["recent_episodes"]
     if not episodes:
         console.print("No episodes trained yet. Start with: retro-gamer train "
-                      + escape(summary["run_dir"]), highlight=False)
+                      + escape(summary["run_dir"]), highlight=False, soft_wrap=True)
         return
     curve = summary["learning_curve"]
-    chart = chart_text(curve["returns"], CHART_WIDTH, CHART_HEIGHT, curve["moving_average"])
+    chart = chart_text(curve["moving_average"], CHART_WIDTH, CHART_HEIGHT)
     axis = Text(f"episode {curve['first_episode']}".ljust(CHART_WIDTH // 2)
                 + f"episode {curve['last_episode']}".rjust(CHART_WIDTH // 2), style="dim")
     pad = len(chart.plain.splitlines()[0]) - CHART_WIDTH
     axis = Text(" " * pad) + axis
-    console.print(Panel(Group(chart, axis), title="Learning curve: return per episode "
-                        f"(bold: moving average of {curve['window']})", title_align="left",
-                        expand=False))
+    console.print(Panel(Group(chart, axis), title="Learning curve: mean return of the last "
+                        f"{curve['window']} episodes", title_align="left", expand=False))
     table = Table(title=f"Recent episodes ({summary['episodes_done']} done)",
                   title_justify="left")
     for column in ("episode", "return", "steps", "epsilon", "avg_loss"):
@@ -352,62 +353,126 @@ def _print_checkpoints(summary: dict, console: Console) -> None:
     for cp in summary["checkpoints"]:
         episode = str(cp["episode"]) if cp["episode"] is not None and cp["episode"] >= 0 \
             else "?"
-        table.add_row(cp["name"], episode, _size(cp["size_bytes"]), cp["modified"])
+        table.add_row(cp["name"], episode, _size(cp["size_bytes"]),
+                      cp["modified"].replace("T", " "))
     console.print(table)
 
 
 def _evaluation_table(evaluations: list[dict]) -> Table:
     table = Table(title="Evaluations (retro-gamer eval: greedy policy)", title_justify="left")
-    for column in ("checkpoint", "episodes", "mean", "95% CI ±", "median", "min", "max",
-                   "when"):
-        table.add_column(column, justify="left" if column in ("checkpoint", "when")
-                         else "right")
+    for column in ("checkpoint", "games", "mean", "±95% CI", "median", "min", "max"):
+        table.add_column(column, justify="left" if column == "checkpoint" else "right")
+    table.add_column("when", no_wrap=True)
     for ev in evaluations:
         table.add_row(str(ev["checkpoint"]), _number(ev["episodes"]), _number(ev["mean"]),
-                      _number(ev["ci95"]), _number(ev["median"]), _number(ev["minimum"]),
+                      _number(ev["ci95"], ".4g"), _number(ev["median"]),
+                      _number(ev["minimum"]),
                       _number(ev["maximum"]),
                       str(ev.get("evaluated_at") or "").replace("T", " ")[:16])
     return table
 
 
+def _status_counts(counts: dict) -> Text:
+    text = Text()
+    for status in STATUS_ORDER:
+        if counts.get(status):
+            if text:
+                text.append(", ")
+            text.append(f"{counts[status]} {status}", style=STATUS_STYLE[status])
+    return text
+
+
 def _sweeps_table(sweeps: list[dict]) -> Table:
     table = Table(title="Sweeps of this run", title_justify="left")
-    for column in ("sweep", "state", "jobs", *STATUS_ORDER, "best objective", "best job"):
-        table.add_column(column, justify="right" if column not in ("sweep", "state",
-                                                                    "best job") else "left")
+    table.add_column("sweep", no_wrap=True)
+    table.add_column("state")
+    table.add_column("jobs")
+    table.add_column("best objective", justify="right")
+    table.add_column("best job")
     for sweep in sweeps:
         best = sweep["best"] or {}
-        table.add_row(escape(sweep["name"]), str(sweep["state"] or "?"), str(sweep["jobs"]),
-                      *(str(sweep["counts"][s]) for s in STATUS_ORDER),
-                      _number(best.get("objective")),
-                      escape(" ".join(best.get("overrides") or [])))
+        table.add_row(escape(sweep["name"]), str(sweep["state"] or "?"),
+                      _status_counts(sweep["counts"]), _number(best.get("objective")),
+                      escape("\n".join(best.get("overrides") or [])))
     return table
 
 
 def render_sweep(summary: dict, console: Console) -> None:
     counts = summary["counts"]
-    parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s]]
-    header = Text(f"{len(summary['jobs'])} jobs: " + ", ".join(parts))
+    header = Text(f"{len(summary['jobs'])} jobs: ") + _status_counts(counts)
     if summary.get("command"):
         header.append("\ncommand: " + " ".join(summary["command"]), style="dim")
+    shared = shared_overrides(summary["jobs"])
+    if shared:
+        header.append("\nevery job: " + " ".join(shared), style="dim")
     header.append(f"\nobjective: {summary['objective']}", style="dim")
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")
+    notes = any(job["error"] for job in summary["jobs"])
+    widest = max((len(o) for job in summary["jobs"] for o in job["overrides"]
+                  if o not in shared), default=6)
     for column, justify in (("rank", "right"), ("job", "right"), ("overrides", "left"),
                             ("status", "left"), ("episodes", "right"),
-                            ("objective", "right"), ("seconds", "right"), ("note", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
+                            ("objective", "right"), ("seconds", "right")):
+        if column == "overrides":
+            table.add_column(column, overflow="fold", min_width=min(widest, 40))
+        else:
+            table.add_column(column, justify=justify, no_wrap=True)
+    if notes:
+        table.add_column("note", overflow="fold", ratio=1)
     for job in summary["jobs"]:
         total = job["episodes_total"]
         episodes = f"{job['episodes_done']}/{total}" if total else str(job["episodes_done"])
-        table.add_row(str(job["rank"]), escape(str(job["job"])),
-                      escape(" ".join(job["overrides"]) or "(none)"),
-                      Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
-                      episodes, _number(job["objective"]), _number(job["seconds"], ".1f"),
-                      escape(job["error"] or ""))
+        cells = [str(job["rank"]), escape(str(job["job"])),
+                 escape("\n".join(o for o in job["overrides"] if o not in shared)
+                        or "(none)"),
+                 Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
+                 episodes, _number(job["objective"]), _number(job["seconds"], ".1f")]
+        if notes:
+            cells.append(escape(job["error"] or ""))
+        table.add_row(*cells)
     console.print(table)
 
 
+def shared_overrides(jobs: list[dict]) -> list[str]:
+    """Overrides every job of a sweep has (shown once, above the leaderboard)."""
+    lists = [job["overrides"] for job in jobs]
+    if len(lists) < 2:
+        return []
+    return [o for o in lists[0] if all(o in other for other in lists[1:])]
+
+
+def render_evaluation(record: dict, console: Console) -> None:
+    """What ``retro-gamer eval`` prints: the score's statistics over the games played."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    ci = record["ci95"]
+    rows = [
+        ("games", f"{record['episodes']}"),
+        ("mean", _number(record["mean"])),
+        ("95% CI of the mean", "n/a (one game)" if ci is None else
+         f"{record['ci95_low']:.4g} to {record['ci95_high']:.4g} (± {ci:.4g})"),
+        ("median", _number(record["median"])),
+        ("min", _number(record["minimum"])),
+        ("max", _number(record["maximum"])),
+        ("std. deviation", _number(record["stdev"], ".4g")),
+        ("turns per game", _number(sum(record["turns"]) / max(1, len(record["turns"])),
+                                   ".1f")),
+        ("seed", str(record["seed"])),
+        ("time", f"{record['seconds']:.1f} s ({_number(record['turns_per_second'], ',.0f')} "
+                 "turns/s)"),
+    ]
+    for name, value in rows:
+        grid.add_row(name, value)
+    title = (f"Greedy score of {escape(record['checkpoint'])} (episode "
+             f"{record['checkpoint_episode']})")
+    console.print(Panel(grid, title=title, title_align="left", expand=False))
+    if record.get("path"):
+        console.print(f"Saved to {escape(record['path'])}", highlight=False,
+                      soft_wrap=True)
+
+
 __all__ = ["summarize_path", "run_summary", "sweep_summary", "render", "render_run",
-           "render_sweep"]
+           "render_sweep", "render_evaluation", "shared_overrides"]

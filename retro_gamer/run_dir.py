@@ -5,10 +5,15 @@
     RUN_DIR/
     ├── config.toml        game description + hyperparameters (tomlkit: comments survive)
     ├── training.log       architecture description, then one line per episode
-    └── checkpoints/
-        ├── ep_0100.pt     weights, optimizer, epsilon, counters, RNG states
-        ├── ep_0100.replay.pt   replay buffer of the newest checkpoint (for exact resume)
-        └── final.pt
+    ├── checkpoints/
+    │   ├── ep_0100.pt     weights, optimizer, epsilon, counters, RNG states
+    │   ├── ep_0100.replay.pt   replay buffer of the newest checkpoint (for exact resume)
+    │   └── final.pt
+    ├── result.json        status and objective of the last training (sweep jobs too)
+    ├── eval/final.json    what ``retro-gamer eval`` measured, one file per checkpoint
+    ├── curve.png          ``retro-gamer plot``'s default output
+    └── sweeps/<timestamp>/    a sweep (:class:`SweepDirectory`): sweep.json, multirun.yaml
+        └── <n>_<overrides>/   and one complete run directory per job
 
 Every file is replaced atomically (written to a temporary file in the same
 folder, flushed, fsynced, renamed), so a crash never leaves half a file.

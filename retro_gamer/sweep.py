@@ -95,8 +95,8 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
         primary_dir = (run.path / "sweeps" / ".config" if multirun
                        else Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        write_primary(primary_dir, metadata.to_dict(), hyper.to_dict(), hydra_defaults)
-        _run_hydra(argv, task, primary_dir)
+        _run_with_primary(argv, task, primary_dir,
+                          (metadata.to_dict(), hyper.to_dict(), hydra_defaults), multirun)
     if not multirun:
         if task.error is not None:
             raise task.error
@@ -106,6 +106,27 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         return 0
     _print_sweep_result(summary, console)
     return 1 if summary["failed"] else 0
+
+
+def _run_with_primary(argv: list[str], task: TrainTask, primary_dir: Path, values: tuple,
+                      multirun: bool) -> None:
+    """Write the primary config and run Hydra; a sweep refused before any job leaves no trace."""
+    fresh = not primary_dir.exists()
+    write_primary(primary_dir, *values)
+    try:
+        _run_hydra(argv, task, primary_dir)
+    except RetroGamerError:
+        if multirun and fresh:
+            _remove_unused_primary(primary_dir)
+        raise
+
+
+def _remove_unused_primary(primary_dir: Path) -> None:
+    """Remove a sweep's primary config, and ``sweeps/`` with it when nothing else is there."""
+    with contextlib.suppress(OSError):
+        (primary_dir / f"{PRIMARY_NAME}.yaml").unlink()
+        primary_dir.rmdir()
+        primary_dir.parent.rmdir()  # fails, and is kept, unless it is empty
 
 
 def find_unfinished_sweep(run: RunDirectory, overrides: list[str]) -> Path | None:

@@ -2,10 +2,15 @@
 through deep reinforcement learning") on a retro game.
 
 The loop in :meth:`DQNTrainer.train` reads as the algorithm does: act
-epsilon-greedily, step the game, store the transition, every ``train_every``
-turns fit the Q-network to one-step TD targets from a target network, copy the
-network into the target every ``target_update_freq`` training steps, and decay
-epsilon and the learning rate after each episode. Everything it writes goes
+epsilon-greedily, step the game, store the transition (as an n-step transition,
+reward clipped, once ``n_step`` turns are known), every ``train_every`` turns
+(after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
+to TD targets from a target network (Double DQN by default), copy the network
+into the target every ``target_update_freq`` training steps, and decay epsilon
+and the learning rate after each episode. Nothing in the loop reads a value
+back from the device except the chosen action (and, for prioritized replay,
+the TD errors the sum-tree needs); the episode's mean loss is read once per
+episode. docs/benchmarks.md has the measurements behind each default. Everything it writes goes
 through :class:`~retro_gamer.run_dir.RunDirectory`; everything it reports goes
 to the ``on_episode`` callback.
 """

@@ -1,23 +1,31 @@
 """The Hydra experiment runner, as a user drives it: ``retro-gamer train RUN_DIR [OVERRIDES] [-m]``.
 
-Every command runs as a real process (``python -m retro_gamer.cli``) in a folder
-outside the checkout, on Snake with a network and episodes so small that a
-training costs about a second; the launchers (joblib, submitit) and the Optuna
-sweeper are the real Hydra plugins. Independent commands are started together
-where a test needs several, so the file stays quick on a two-core machine.
+Commands run as real processes (``python -m retro_gamer.cli``) in folders outside
+the checkout, on Snake with a network and episodes so small that a training costs
+about a second; the launchers (joblib, submitit) and the Optuna sweeper are the
+real Hydra plugins. Most of such a command is process start-up and waiting, so the
+independent commands of this file are all started at once (each test registers
+how its command is prepared with ``@prepared``) and each test then checks its own.
+The refused overrides, which stop before anything runs, go through the command's
+``main()`` in this process; two of them also run as real processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
+import traceback
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +35,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from retro_gamer import overrides as override_rules
+from retro_gamer.cli import main
 from retro_gamer.config import GameMetadata, Hyperparameters
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.run_dir import RunDirectory
@@ -58,36 +67,63 @@ def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+def finish(process: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
     out, err = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def cli(*args, cwd: Path, env: dict | None = None, timeout: float = 300
-        ) -> subprocess.CompletedProcess:
-    return finish(start(*args, cwd=cwd, env=env), timeout)
+def cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return finish(start(*args, cwd=cwd, env=env))
 
 
-class Commands:
-    """Commands started together (they are independent) and awaited one by one."""
+def process_state() -> tuple:
+    """Process-wide state a command changes: Hydra's run disables every logger, a
+    training sets torch's thread count. This test process keeps its own."""
+    root = logging.getLogger()
+    loggers = {name: (logger.disabled, logger.level)
+               for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger)}
+    torch = sys.modules.get("torch")  # a training's torch_threads is process-wide too
+    return root.level, list(root.handlers), loggers, torch and torch.get_num_threads()
 
-    def __init__(self):
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.results: dict[str, subprocess.CompletedProcess] = {}
 
-    def start(self, name: str, *args, cwd: Path, env: dict | None = None) -> None:
-        self.processes[name] = start(*args, cwd=cwd, env=env)
+def restore_process_state(state: tuple) -> None:
+    level, handlers, loggers, threads = state
+    if threads:
+        sys.modules["torch"].set_num_threads(threads)
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.disabled, logger.level = loggers.get(name, (False, logger.level))
 
-    def result(self, name: str) -> subprocess.CompletedProcess:
-        if name not in self.results:
-            self.results[name] = finish(self.processes[name], timeout=600)
-        return self.results[name]
 
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+def cli_in_process(*args, cwd: Path) -> subprocess.CompletedProcess:
+    """``retro-gamer ARGS`` through the same ``main()``, without a process start-up.
+
+    An exception escaping ``main()`` is what the real command would show as a
+    traceback, so it is reported in stderr as one.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    saved_path, saved_env, saved_cwd = list(sys.path), dict(os.environ), os.getcwd()
+    saved_state = process_state()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    except Exception:  # noqa: BLE001 -- reported as the traceback a user would see
+        err.write(traceback.format_exc())
+        code = 1
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_env)
+        restore_process_state(saved_state)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -100,7 +136,7 @@ def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProces
 def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
     """Assert one clean error naming ``phrases``; return the message, whitespace-normalised."""
     output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
+    assert result.returncode not in (0, None), output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     message = " ".join(result.stderr.split())
     for phrase in phrases:
@@ -130,6 +166,8 @@ def episodes(run: Path) -> list[int]:
 
 def sweep_folders(run: Path) -> list[Path]:
     sweeps = run / "sweeps"
+    if not sweeps.is_dir():
+        return []
     return sorted(p for p in sweeps.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
@@ -155,7 +193,51 @@ def without_hyperparameters(data: dict, *names: str) -> dict:
     return {"game": data["game"], "hyperparameters": hyper}
 
 
-# ------------------------------------------------------------------------ fixtures
+# ------------------------------------------------- commands started all at once
+
+
+class Commands:
+    """Commands started together (they are independent) and awaited one by one."""
+
+    def __init__(self):
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.results: dict[str, subprocess.CompletedProcess] = {}
+
+    def start(self, name: str, *args, cwd: Path, env: dict | None = None) -> None:
+        self.processes[name] = start(*args, cwd=cwd, env=env)
+
+    def result(self, name: str) -> subprocess.CompletedProcess:
+        if name not in self.results:
+            self.results[name] = finish(self.processes[name])
+        return self.results[name]
+
+    def stop(self) -> None:
+        for process in self.processes.values():  # only what this file started
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+@dataclasses.dataclass
+class Launch:
+    """One prepared command: its run directory, anything its test needs, its result."""
+
+    run: Path
+    args: list
+    cwd: Path
+    env: dict | None = None
+    notes: dict = dataclasses.field(default_factory=dict)
+    result: Callable[[], subprocess.CompletedProcess] | None = None
+    process: subprocess.Popen | None = None
+
+
+PREPARED: dict[str, Callable[..., Launch]] = {}
+
+
+def prepared(function: Callable[..., Launch]) -> Callable[..., Launch]:
+    """Register ``prepare_NAME(folder, base_run, pid_game) -> Launch``: started with the rest."""
+    PREPARED[function.__name__.removeprefix("prepare_")] = function
+    return function
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +246,9 @@ def workspace(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_run(workspace) -> Path:
-    """A Snake run directory, created but never trained (tests copy it)."""
-    succeeded(cli("create", "--game", "retro.examples.snake", "--output", "base", *TINY,
-                  cwd=workspace))
-    return workspace / "base"
-
-
-@pytest.fixture(scope="module")
-def trained_run(workspace, base_run) -> Path:
-    """The base run trained for its two episodes (tests copy it)."""
-    run = copy_run(base_run, workspace / "trained")
-    succeeded(cli("train", run, cwd=workspace))
-    assert episodes(run) == [1, 2]
-    return run
-
-
-@pytest.fixture(scope="module")
-def pid_game(workspace) -> tuple[Path, Path]:
-    """A game project whose create_game() appends its process's PID to $RG_PID_FILE,
-    and a run directory of it; returns ``(project folder, run directory)``."""
+def base_and_pid_game(workspace) -> tuple[Path, tuple[Path, Path]]:
+    """A Snake run directory, created and never trained; and a game project whose
+    create_game() appends its process's PID to $RG_PID_FILE, with a run of its own."""
     project = workspace / "pidgame_project"
     project.mkdir()
     hook = ("def create_game():\n"
@@ -195,33 +260,88 @@ def pid_game(workspace) -> tuple[Path, Path]:
     assert source != CHAR_GAME_SOURCE
     (project / "rg_pid_game.py").write_text(source, encoding="utf-8")
     (project / "pyproject.toml").write_text(CHAR_GAME_PYPROJECT, encoding="utf-8")
-    succeeded(cli("create", "--game", "rg_pid_game", "--output", "run", *TINY, cwd=project))
-    return project, project / "run"
+    snake = start("create", "--game", "retro.examples.snake", "--output", "base", *TINY,
+                  cwd=workspace)
+    pid = start("create", "--game", "rg_pid_game", "--output", "run", *TINY, cwd=project)
+    succeeded(finish(snake))
+    succeeded(finish(pid))
+    return workspace / "base", (project, project / "run")
+
+
+@pytest.fixture(scope="module")
+def base_run(base_and_pid_game) -> Path:
+    return base_and_pid_game[0]
+
+
+@pytest.fixture(scope="module")
+def launched(workspace, base_and_pid_game):
+    base, pid_game = base_and_pid_game
+    commands = Commands()
+    launches = {}
+
+    def begin(name: str, launch: Launch) -> None:
+        commands.start(name, *launch.args, cwd=launch.cwd, env=launch.env)
+        launch.process = commands.processes[name]
+        launch.result = lambda: commands.result(name)
+        launches[name] = launch
+
+    try:
+        for name, prepare in PREPARED.items():
+            folder = workspace / name
+            folder.mkdir()
+            begin(name, prepare(folder, base, pid_game))
+        for name in BAD_IN_A_PROCESS:
+            run = copy_run(base, workspace / f"bad_{name}")
+            begin(f"bad_{name}", Launch(run, ["train", run, *BAD_OVERRIDES[name][0]], workspace,
+                                        notes={"before": snapshot(run)}))
+        yield launches
+    finally:
+        commands.stop()
+
+
+@pytest.fixture(scope="module")
+def trained_run(launched) -> Path:
+    """The base run trained for its two episodes (tests copy it)."""
+    launch = launched["trained"]
+    succeeded(launch.result())
+    assert episodes(launch.run) == [1, 2]
+    return launch.run
+
+
+@prepared
+def prepare_trained(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run], folder)
 
 
 # ---------------------------------------------------------------- one run, patched
 
 
-def test_single_run_override_lands_in_config_and_keeps_the_users_text(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
+@prepared
+def prepare_single(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
     text = (run / "config.toml").read_text(encoding="utf-8")
     edited = (text.replace("gamma = 0.99\n", "# my note: 0.99 looked too far-sighted\n"
                            "gamma = 0.99\n")
               .replace("lr_decay = 0.995\n", "lr_decay = 0.995   # as in the paper\n"))
     assert edited.count("my note") == 1 and edited.count("as in the paper") == 1
     (run / "config.toml").write_text(edited, encoding="utf-8")
+    return Launch(run, ["train", run, "gamma=0.95", "batch_size=16"], folder,
+                  notes={"edited": edited})
 
-    succeeded(cli("train", run, "gamma=0.95", "batch_size=16", cwd=tmp_path))
 
-    after = (run / "config.toml").read_text(encoding="utf-8")
+def test_single_run_override_lands_in_config_and_keeps_the_users_text(launched):
+    launch = launched["single"]
+    succeeded(launch.result())
+    after = (launch.run / "config.toml").read_text(encoding="utf-8")
     seed_lines = [line for line in after.splitlines() if line.startswith("seed = ")]
     assert len(seed_lines) == 1, "training records the seed it chose"
-    expected = edited.replace("gamma = 0.99\n", "gamma = 0.95\n").replace(
+    expected = launch.notes["edited"].replace("gamma = 0.99\n", "gamma = 0.95\n").replace(
         "batch_size = 8\n", "batch_size = 16\n")
     assert after.replace(seed_lines[0] + "\n", "") == expected
-    values = config(run)["hyperparameters"]
+    values = config(launch.run)["hyperparameters"]
     assert (values["gamma"], values["batch_size"]) == (0.95, 16)
-    assert episodes(run) == [1, 2]
+    assert episodes(launch.run) == [1, 2]
 
 
 # Each bad override, with what its message must say.
@@ -239,35 +359,56 @@ BAD_OVERRIDES = {
                         ["Unknown game field 'actoins'. Did you mean 'actions'?"]),
     "parse-error": (["gamma=("], ["gamma=(", "Overrides look like name=value"]),
 }
-
-
-@pytest.fixture(scope="module")
-def bad_override_results(workspace, base_run) -> dict:
-    """Every bad override, run at once (each on its own copy of the base run)."""
-    started = {}
-    for name, (overrides, _) in BAD_OVERRIDES.items():
-        run = copy_run(base_run, workspace / f"bad_{name}")
-        started[name] = (run, snapshot(run), start("train", run, *overrides, cwd=workspace))
-    return {name: (run, before, finish(process))
-            for name, (run, before, process) in started.items()}
+# These also run as real processes (the exit code and stderr of the real command).
+BAD_IN_A_PROCESS = ("typo", "unknown-launcher")
 
 
 @pytest.mark.parametrize("name", BAD_OVERRIDES)
-def test_a_bad_override_is_refused_and_changes_nothing(bad_override_results, name):
-    run, before, result = bad_override_results[name]
-    refused(result, *BAD_OVERRIDES[name][1])
+def test_a_bad_override_is_refused_and_changes_nothing(base_run, tmp_path, name):
+    run = copy_run(base_run, tmp_path / "run")
+    before = snapshot(run)
+    refused(cli_in_process("train", run, *BAD_OVERRIDES[name][0], cwd=tmp_path),
+            *BAD_OVERRIDES[name][1])
     assert snapshot(run) == before
+
+
+def test_game_overrides_are_checked_together_not_one_by_one(base_and_pid_game, tmp_path):
+    """Observing 'score' is fine once the reward is another key (coin walk: level)."""
+    project, pid_run = base_and_pid_game[1]
+    run = copy_run(pid_run, tmp_path / "run")
+    try:
+        succeeded(cli_in_process("train", run, "game.reward=level",
+                                 "game.observe_state=[score]", cwd=project))
+    finally:
+        sys.modules.pop("rg_pid_game", None)
+    game = config(run)["game"]
+    assert (game["reward"], game["observe_state"]) == ("level", ["score"])
+    assert episodes(run) == [1, 2]
+
+
+@pytest.mark.parametrize("name", BAD_IN_A_PROCESS)
+def test_a_bad_override_is_refused_by_the_real_command(launched, name):
+    launch = launched[f"bad_{name}"]
+    result = launch.result()
+    refused(result, *BAD_OVERRIDES[name][1])
+    assert result.returncode == 2
+    assert snapshot(launch.run) == launch.notes["before"]
 
 
 # ------------------------------------------------------------------------- sweeps
 
 
-def test_multirun_grid_makes_one_complete_run_directory_per_job(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    base_config = (run / "config.toml").read_bytes()
+@prepared
+def prepare_grid(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "-m", "gamma=0.9,0.99", "layer_size=16,32"], folder,
+                  notes={"config": (run / "config.toml").read_bytes()})
 
-    result = succeeded(cli("train", run, "-m", "gamma=0.9,0.99", "layer_size=16,32",
-                           cwd=tmp_path))
+
+def test_multirun_grid_makes_one_complete_run_directory_per_job(launched):
+    launch = launched["grid"]
+    result = succeeded(launch.result())
+    run, base_config = launch.run, launch.notes["config"]
 
     assert (run / "config.toml").read_bytes() == base_config
     assert not (run / "training.log").exists(), "the base run itself is not trained"
@@ -282,7 +423,6 @@ def test_multirun_grid_makes_one_complete_run_directory_per_job(base_run, tmp_pa
         data = config(job)
         hyper = data["hyperparameters"]
         seen.add((hyper["gamma"], hyper["layer_size"]))
-        # the game is re-read from the game (board, characters): compare all but the swept
         assert without_hyperparameters(data, "gamma", "layer_size") == \
             without_hyperparameters(base, "gamma", "layer_size")
     assert seen == {(0.9, 16), (0.9, 32), (0.99, 16), (0.99, 32)}
@@ -293,7 +433,6 @@ def test_multirun_grid_makes_one_complete_run_directory_per_job(base_run, tmp_pa
     for job in report["jobs"]:
         assert job["status"] == "done"
         assert isinstance(job["objective"], float)
-        assert sorted(o.split("=")[0] for o in job["overrides"]) == ["gamma", "layer_size"]
         assert job["episodes_done"] == 2
     assert {tuple(sorted(j["overrides"])) for j in report["jobs"]} == {
         ("gamma=0.9", "layer_size=16"), ("gamma=0.9", "layer_size=32"),
@@ -301,40 +440,58 @@ def test_multirun_grid_makes_one_complete_run_directory_per_job(base_run, tmp_pa
     assert "Sweep finished: 4 jobs, 4 done, 0 failed" in " ".join(result.stdout.split())
 
 
-def test_the_users_own_sweep_dir_wins(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    mine = tmp_path / "my sweeps" / "gamma"
-    succeeded(cli("train", run, "-m", "gamma=0.9", f"hydra.sweep.dir={mine}", cwd=tmp_path))
-    assert not (run / "sweeps").exists() or not sweep_folders(run)
+@prepared
+def prepare_own_sweep_dir(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    mine = folder / "my sweeps" / "gamma"
+    return Launch(run, ["train", run, "-m", "gamma=0.9", f"hydra.sweep.dir={mine}"], folder,
+                  notes={"mine": mine})
+
+
+def test_the_users_own_sweep_dir_wins(launched):
+    launch = launched["own_sweep_dir"]
+    succeeded(launch.result())
+    mine = launch.notes["mine"]
+    assert sweep_folders(launch.run) == []
     [job] = job_dirs(mine)
     assert_complete_run(job)
     assert config(job)["hyperparameters"]["gamma"] == 0.9
     assert [j["status"] for j in summary(mine)["jobs"]] == ["done"]
 
 
-def test_joblib_launcher_runs_jobs_in_separate_processes(pid_game, tmp_path):
-    project, base = pid_game
-    run = copy_run(base, tmp_path / "run")
-    pids = tmp_path / "pids.txt"
-    process = start("train", run, "-m", "gamma=0.9,0.99", "hydra/launcher=joblib",
-                    "hydra.launcher.n_jobs=2", cwd=project,
-                    env=environment(RG_PID_FILE=str(pids)))
-    succeeded(finish(process))
+@prepared
+def prepare_joblib(folder, base, pid_game) -> Launch:
+    project, pid_run = pid_game
+    run = copy_run(pid_run, folder / "run")
+    pids = folder / "pids.txt"
+    return Launch(run, ["train", run, "-m", "gamma=0.9,0.99", "hydra/launcher=joblib",
+                        "hydra.launcher.n_jobs=2"], project,
+                  env=environment(RG_PID_FILE=str(pids)), notes={"pids": pids})
 
-    [sweep_dir] = sweep_folders(run)
+
+def test_joblib_launcher_runs_jobs_in_separate_processes(launched):
+    launch = launched["joblib"]
+    succeeded(launch.result())
+    [sweep_dir] = sweep_folders(launch.run)
     assert [j["status"] for j in summary(sweep_dir)["jobs"]] == ["done", "done"]
     for job in job_dirs(sweep_dir):
         assert_complete_run(job)
-    seen = {int(line) for line in pids.read_text().split()}
+    seen = {int(line) for line in launch.notes["pids"].read_text().split()}
     assert len(seen) == 2, f"two jobs, two worker processes: {seen}"
-    assert process.pid not in seen, "the jobs ran outside the retro-gamer process"
+    assert launch.process.pid not in seen, "the jobs ran outside the retro-gamer process"
 
 
-def test_submitit_local_launcher_runs_the_jobs(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    succeeded(cli("train", run, "-m", "gamma=0.9,0.99", "hydra/launcher=submitit_local",
-                  cwd=tmp_path))
-    [sweep_dir] = sweep_folders(run)
+@prepared
+def prepare_submitit(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "-m", "gamma=0.9,0.99",
+                        "hydra/launcher=submitit_local"], folder)
+
+
+def test_submitit_local_launcher_runs_the_jobs(launched):
+    launch = launched["submitit"]
+    succeeded(launch.result())
+    [sweep_dir] = sweep_folders(launch.run)
     report = summary(sweep_dir)
     assert report["state"] == "finished"
     assert [j["status"] for j in report["jobs"]] == ["done", "done"]
@@ -342,12 +499,17 @@ def test_submitit_local_launcher_runs_the_jobs(base_run, tmp_path):
         assert_complete_run(job)
 
 
-def test_optuna_sweeper_finds_best_params(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    succeeded(cli("train", run, "-m", "hydra/sweeper=optuna", "gamma=interval(0.8,0.99)",
-                  "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=maximize",
-                  cwd=tmp_path))
-    [sweep_dir] = sweep_folders(run)
+@prepared
+def prepare_optuna(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "-m", "hydra/sweeper=optuna", "gamma=interval(0.8,0.99)",
+                        "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=maximize"], folder)
+
+
+def test_optuna_sweeper_finds_best_params(launched):
+    launch = launched["optuna"]
+    succeeded(launch.result())
+    [sweep_dir] = sweep_folders(launch.run)
     results = OmegaConf.load(sweep_dir / "optimization_results.yaml")
     assert 0.8 <= results.best_params.gamma <= 0.99
     assert "best_value" in results
@@ -359,11 +521,15 @@ def test_optuna_sweeper_finds_best_params(base_run, tmp_path):
         assert 0.8 <= float(override.split("=")[1]) <= 0.99
 
 
-def test_a_failed_job_is_recorded_and_rerunning_resumes_the_sweep(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    command = ("train", run, "-m", "game.reward=score,nosuchkey")
+@prepared
+def prepare_failing(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "-m", "game.reward=score,nosuchkey"], folder)
 
-    first = cli(*command, cwd=tmp_path)
+
+def test_a_failed_job_is_recorded_and_rerunning_resumes_the_sweep(launched):
+    launch = launched["failing"]
+    first, run = launch.result(), launch.run
     assert first.returncode != 0 and "Traceback" not in first.stdout + first.stderr
     [sweep_dir] = sweep_folders(run)
     report = summary(sweep_dir)
@@ -373,11 +539,12 @@ def test_a_failed_job_is_recorded_and_rerunning_resumes_the_sweep(base_run, tmp_
     assert failed["status"] == "failed"
     assert "reward key 'nosuchkey' is not in the game's state" in failed["error"]
     assert report["failed"] == 1
+    assert "Failed: 1_game.reward=nosuchkey" in " ".join(first.stdout.split())
     done_dir = Path(jobs[("game.reward=score",)]["run_dir"])
     assert_complete_run(done_dir)
     done_files = snapshot(done_dir)
 
-    second = cli(*command, cwd=tmp_path)
+    second = cli(*launch.args, cwd=launch.cwd)
     assert second.returncode != 0 and "Traceback" not in second.stdout + second.stderr
     assert "Resuming the unfinished sweep" in " ".join(second.stdout.split())
     assert sweep_folders(run) == [sweep_dir], "no new timestamp folder"
@@ -388,24 +555,50 @@ def test_a_failed_job_is_recorded_and_rerunning_resumes_the_sweep(base_run, tmp_
 # ------------------------------------------------------ printing instead of training
 
 
-def test_cfg_job_prints_the_composed_config_and_trains_nothing(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    before = snapshot(run)
-    result = succeeded(cli("train", run, "--cfg", "job", "gamma=0.5", cwd=tmp_path))
-    printed = OmegaConf.create(result.stdout)
+@prepared
+def prepare_cfg_job(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "--cfg", "job", "gamma=0.5"], folder,
+                  notes={"before": snapshot(run)})
+
+
+def test_cfg_job_prints_the_composed_config_and_trains_nothing(launched):
+    launch = launched["cfg_job"]
+    printed = OmegaConf.create(succeeded(launch.result()).stdout)
     assert printed.gamma == 0.5
     assert printed.layer_size == 16 and printed.training_episodes == 2  # the run's values
     assert printed.game.module == "retro.examples.snake"
     assert list(printed.game.actions) == ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]
-    assert snapshot(run) == before
+    assert snapshot(launch.run) == launch.notes["before"]
 
 
-def test_info_prints_hydras_information(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    before = snapshot(run)
-    result = succeeded(cli("train", run, "--info", cwd=tmp_path))
+@prepared
+def prepare_info(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "--info"], folder, notes={"before": snapshot(run)})
+
+
+def test_info_prints_hydras_information(launched):
+    launch = launched["info"]
+    result = succeeded(launch.result())
     assert "Hydra" in result.stdout and "Config search path" in result.stdout
-    assert snapshot(run) == before
+    assert snapshot(launch.run) == launch.notes["before"]
+
+
+@prepared
+def prepare_preset(folder, base, pid_game) -> Launch:
+    run = copy_run(base, folder / "run")
+    return Launch(run, ["train", run, "preset=quick", "--cfg", "job"], folder,
+                  notes={"before": snapshot(run)})
+
+
+def test_a_preset_applies(launched):
+    launch = launched["preset"]
+    printed = OmegaConf.create(succeeded(launch.result()).stdout)
+    assert printed.training_episodes == 5
+    assert printed.layer_size == 64
+    assert printed.n_layers == 1  # what the preset does not set keeps the run's value
+    assert snapshot(launch.run) == launch.notes["before"]
 
 
 def test_train_help_lists_every_hyperparameter_with_its_default(tmp_path):
@@ -413,15 +606,6 @@ def test_train_help_lists_every_hyperparameter_with_its_default(tmp_path):
     for field in dataclasses.fields(Hyperparameters):
         assert f"{field.name} [{field.default}]" in text, field.name
     assert "preset=quick" in text
-
-
-def test_a_preset_applies(base_run, tmp_path):
-    run = copy_run(base_run, tmp_path / "run")
-    result = succeeded(cli("train", run, "preset=quick", "--cfg", "job", cwd=tmp_path))
-    printed = OmegaConf.create(result.stdout)
-    assert printed.training_episodes == 5
-    assert printed.layer_size == 64
-    assert printed.n_layers == 1  # what the preset does not set keeps the run's value
 
 
 CONF_FILES = sorted(str(p.relative_to(CONF)) for p in CONF.rglob("*.yaml"))
@@ -433,55 +617,73 @@ def test_conf_holds_presets_and_sweeps():
 
 @pytest.mark.parametrize("conf_file", CONF_FILES)
 def test_every_config_in_conf_composes_against_the_schema(conf_file, tmp_path):
-    """Compose the run's primary config (the typed schema plus a run's values) with the
+    """Compose a run's primary config (the typed schema plus the run's values) with the
     file's group option, as ``retro-gamer train`` does, then validate what it yields."""
     group, option = conf_file[:-len(".yaml")].split("/")
     game = GameMetadata.from_pyproject("retro.examples.snake")
     write_primary(tmp_path, game.to_dict(), Hyperparameters().to_dict(), {})
     with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
         cfg = compose(PRIMARY_NAME, overrides=[f"{group}={option}"], return_hydra_config=True)
-    sweep_params = OmegaConf.to_container(cfg.hydra.sweeper.get("params") or {})
+    params = cfg.hydra.sweeper.get("params")
+    sweep_params = OmegaConf.to_container(params) if params else {}
     game_values, hyper = values_from(OmegaConf.masked_copy(
         cfg, [k for k in cfg if k != "hydra"]))
     Hyperparameters.from_mapping(hyper, conf_file)  # every value in type and range
     GameMetadata.from_mapping(game_values, conf_file)
     changed = {k for k, v in hyper.items() if v != getattr(Hyperparameters(), k)}
-    # a file must do something: set values, or sweep valid ones
-    assert changed or sweep_params, conf_file
-    sweep = [f"{key}={value}" for key, value in sweep_params.items()]
-    override_rules.check(sweep, multirun=True)
+    assert changed or sweep_params, f"{conf_file} neither sets nor sweeps anything"
+    override_rules.check([f"{key}={value}" for key, value in sweep_params.items()],
+                         multirun=True)
 
 
 # ------------------------------------------------------------------ create, resume
 
 
-def test_create_takes_overrides_validated_like_train(tmp_path):
-    succeeded(cli("create", "--game", "retro.examples.snake", "--output", "good", "gamma=0.9",
-                  "batch_size=32", cwd=tmp_path))
-    values = config(tmp_path / "good")["hyperparameters"]
-    assert (values["gamma"], values["batch_size"]) == (0.9, 32)
+@prepared
+def prepare_create(folder, base, pid_game) -> Launch:
+    return Launch(folder / "good", ["create", "--game", "retro.examples.snake", "--output",
+                                    "good", "gamma=0.9", "batch_size=32"], folder)
 
-    refused(cli("create", "--game", "retro.examples.snake", "--output", "bad", "gama=0.9",
-                cwd=tmp_path), "Unknown hyperparameter 'gama'. Did you mean 'gamma'?")
+
+def test_create_takes_overrides_validated_like_train(launched, tmp_path):
+    good = launched["create"]
+    succeeded(good.result())
+    values = config(good.run)["hyperparameters"]
+    assert (values["gamma"], values["batch_size"]) == (0.9, 32)
+    refused(cli_in_process("create", "--game", "retro.examples.snake", "--output", "bad",
+                           "gama=0.9", cwd=tmp_path),
+            "Unknown hyperparameter 'gama'. Did you mean 'gamma'?")
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.parametrize("change, says", [
-    ("layer_size=64", "layer_size"),
-    ("game.reward=reward", "game.reward"),
-])
-def test_a_shape_or_game_change_on_a_run_with_checkpoints_is_refused(trained_run, tmp_path,
-                                                                     change, says):
-    run = copy_run(trained_run, tmp_path / "run")
-    before = snapshot(run)
-    refused(cli("train", run, change, "--resume", "latest", cwd=tmp_path),
-            "already has checkpoints", says, "Start a new run")
+@pytest.fixture(scope="module")
+def after_training(trained_run, workspace):
+    """Commands on copies of the trained run, started together."""
+    commands = Commands()
+    cases = {"layer_size": ["layer_size=64", "--resume", "latest"],
+             "game.reward": ["game.reward=reward", "--resume", "latest"],
+             "extend": ["training_episodes=4", "--resume", "latest"]}
+    runs, before = {}, {}
+    try:
+        for name, args in cases.items():
+            runs[name] = copy_run(trained_run, workspace / f"after_{name}")
+            before[name] = snapshot(runs[name])
+            commands.start(name, "train", runs[name], *args, cwd=workspace)
+        yield {name: (runs[name], before[name], commands.result(name)) for name in cases}
+    finally:
+        commands.stop()
+
+
+@pytest.mark.parametrize("change", ["layer_size", "game.reward"])
+def test_a_shape_or_game_change_on_a_run_with_checkpoints_is_refused(after_training, change):
+    run, before, result = after_training[change]
+    refused(result, "already has checkpoints", change, "Start a new run")
     assert snapshot(run) == before
 
 
-def test_more_training_episodes_extend_a_finished_run(trained_run, tmp_path):
-    run = copy_run(trained_run, tmp_path / "run")
-    succeeded(cli("train", run, "training_episodes=4", "--resume", "latest", cwd=tmp_path))
+def test_more_training_episodes_extend_a_finished_run(after_training):
+    run, _, result = after_training["extend"]
+    succeeded(result)
     assert episodes(run) == [1, 2, 3, 4]
     assert config(run)["hyperparameters"]["training_episodes"] == 4
     state = RunDirectory(run).load_checkpoint(run / "checkpoints" / "final.pt")
@@ -492,7 +694,7 @@ def test_more_training_episodes_extend_a_finished_run(trained_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_installed_wheel_finds_its_conf_outside_the_checkout(tmp_path):
+def test_an_installed_wheel_finds_its_conf_outside_the_checkout(base_run, tmp_path):
     checkout = Path(__file__).resolve().parents[1]
     source = tmp_path / "source"  # build from a copy: the checkout gets no build/ folder
     source.mkdir()
@@ -507,9 +709,9 @@ def test_an_installed_wheel_finds_its_conf_outside_the_checkout(tmp_path):
     assert built.returncode == 0, built.stderr[-3000:]
     [wheel] = wheels.glob("retro_gamer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "retro_gamer/conf/preset/quick.yaml" in names
-    assert "retro_gamer/conf/sweep/gamma_lr.yaml" in names
-    assert "retro_gamer/bundled/retro.examples.snake.toml" in names
+    for packaged in ("retro_gamer/conf/preset/quick.yaml", "retro_gamer/conf/sweep/gamma_lr.yaml",
+                     "retro_gamer/bundled/retro.examples.snake.toml"):
+        assert packaged in names
     installed = subprocess.run([*pip, "install", "--no-deps", "-q", "--target", target, wheel],
                                capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stderr[-3000:]
@@ -517,11 +719,11 @@ def test_an_installed_wheel_finds_its_conf_outside_the_checkout(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = environment(PYTHONPATH=str(target))
-    where = subprocess.run([sys.executable, "-c", "import retro_gamer; print(retro_gamer.__file__)"],
-                           cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [sys.executable, "-c", "import retro_gamer; print(retro_gamer.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(target), where.stdout + where.stderr
-    succeeded(cli("create", "--game", "retro.examples.snake", "--output", "run", *TINY,
-                  cwd=work, env=env))
+    copy_run(base_run, work / "run")
     result = succeeded(cli("train", "run", "--cfg", "job", "preset=quick", cwd=work, env=env))
     printed = OmegaConf.create(result.stdout)
     assert printed.training_episodes == 5 and printed.game.module == "retro.examples.snake"

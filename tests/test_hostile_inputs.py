@@ -1,0 +1,665 @@
+"""Hostile inputs at every entry point: each gets one clear message and changes nothing.
+
+The corpus below feeds bad input to ``retro-gamer`` through each door a user has:
+a game's ``[tool.retro-gamer]`` section, a hand-edited ``config.toml``, Hydra
+overrides, command-line options, and checkpoint files. Every case must give one
+message naming the problem (a key phrase is asserted), exit non-zero, show no
+traceback, and leave every file of the run directory as it was (hashed before
+and after).
+
+The corpus runs through the command's own ``main()`` in this process, which is
+the whole command but the interpreter start-up (a Python exception escaping
+``main()`` counts as the traceback a user would see); a sample of it, the
+pickle, lock and crash tests run as real processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import logging
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
+from gamekit import corridor_metadata, create_corridor
+
+from retro_gamer.cli import main
+from retro_gamer.run_dir import LOCK_NAME, RunDirectory
+from retro_gamer.runs import create_run, train_run
+from retro_gamer.trainer import DQNTrainer
+
+CLI = [sys.executable, "-m", "retro_gamer.cli"]
+SNAKE = "retro.examples.snake"
+TINY = {"training_episodes": 2, "memory_capacity": 200, "batch_size": 8, "layer_size": 16,
+        "n_layers": 1, "eval_episodes": 1, "max_turns_per_episode": 50, "train_every": 4,
+        "torch_threads": 1, "device": "cpu", "seed": 1}
+TINY_OPTIONS = ["--training-episodes", "2", "--memory-capacity", "200", "--batch-size", "8",
+                "--layer-size", "16", "--n-layers", "1", "--eval-episodes", "1",
+                "--max-turns-per-episode", "50", "--torch-threads", "1", "--device", "cpu"]
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def environment(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RETRO_GAMER_DEBUG", "HYDRA_FULL_ERROR")}
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def process_state() -> tuple:
+    """Process-wide state a command changes: Hydra's run disables every logger, a
+    training sets torch's thread count. This test process keeps its own."""
+    root = logging.getLogger()
+    loggers = {name: (logger.disabled, logger.level)
+               for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger)}
+    torch = sys.modules.get("torch")  # a training's torch_threads is process-wide too
+    return root.level, list(root.handlers), loggers, torch and torch.get_num_threads()
+
+
+def restore_process_state(state: tuple) -> None:
+    level, handlers, loggers, threads = state
+    if threads:
+        sys.modules["torch"].set_num_threads(threads)
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.disabled, logger.level = loggers.get(name, (False, logger.level))
+
+
+def run_cli(args, cwd: Path) -> subprocess.CompletedProcess:
+    """``retro-gamer ARGS`` through its ``main()`` in this process, with cwd, sys.path and
+    the environment restored afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_path, saved_env, saved_cwd = list(sys.path), dict(os.environ), os.getcwd()
+    saved_state = process_state()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    except Exception:  # noqa: BLE001 -- what the real command would show as a traceback
+        err.write(traceback.format_exc())
+        code = 1
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_env)
+        restore_process_state(saved_state)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([*CLI, *map(str, args)], cwd=cwd, env=env or environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
+    """One clean error: non-zero exit, no traceback, every phrase in the message."""
+    output = result.stdout + result.stderr
+    assert result.returncode not in (0, None), output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    message = " ".join(result.stderr.split())
+    assert message, "a message on stderr"
+    for phrase in phrases:
+        assert phrase in message, message
+    return message
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file and folder under ``folder`` (hidden ones too) with its content's hash."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            if p.is_file() else "<dir>"
+            for p in sorted(folder.rglob("*")) if "__pycache__" not in p.parts}
+
+
+def set_line(key: str, line: str | None) -> Callable[[Path], None]:
+    """An edit of config.toml: replace the line ``key = ...`` (None: delete it)."""
+    def edit(run: Path) -> None:
+        path = run / "config.toml"
+        text = path.read_text(encoding="utf-8")
+        pattern = re.compile(rf"^{re.escape(key)} = .*\n", re.M)
+        assert pattern.search(text), key
+        path.write_text(pattern.sub("" if line is None else line + "\n", text, count=1),
+                        encoding="utf-8")
+    return edit
+
+
+def rewrite(change: Callable[[str], str]) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        path = run / "config.toml"
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return edit
+
+
+def write_bytes(relative: str, data: bytes) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        (run / relative).write_bytes(data)
+    return edit
+
+
+def truncate_final(run: Path) -> None:
+    path = run / "checkpoints" / "final.pt"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def remove_config(run: Path) -> None:
+    (run / "config.toml").unlink()
+
+
+def config_is_a_folder(run: Path) -> None:
+    (run / "config.toml").unlink()
+    (run / "config.toml").mkdir()
+
+
+def without_table(name: str) -> Callable[[Path], None]:
+    def drop(text: str) -> str:
+        start = text.index(f"[{name}]")
+        end = text.find("\n[", start + 1)
+        return text[:start] + ("" if end < 0 else text[end + 1:])
+    return rewrite(drop)
+
+
+# ------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, one_thread) -> dict[str, Path]:
+    """Run directories and files the corpus starts from (tests work on copies).
+
+    ``fresh``: a Snake run, created, never trained; ``trained``: trained two episodes;
+    ``foreign/``: checkpoint files that do not belong to it.
+    """
+    root = tmp_path_factory.mktemp("hostile")
+    fresh = create_run(SNAKE, root / "fresh", TINY).path
+    trained = root / "trained"
+    shutil.copytree(fresh, trained)
+    train_run(trained)
+    wider = create_run(SNAKE, root / "wider", {**TINY, "layer_size": 32,
+                                               "training_episodes": 1}).path
+    train_run(wider)
+    corridor = root / "corridor"
+    DQNTrainer(create_corridor, corridor_metadata(), corridor, training_episodes=1,
+               n_layers=1, layer_size=8, batch_size=4, memory_capacity=50,
+               max_turns_per_episode=10, device="cpu", seed=0).train()
+
+    foreign = root / "foreign"
+    foreign.mkdir()
+    good = (trained / "checkpoints" / "final.pt").read_bytes()
+    (foreign / "truncated.pt").write_bytes(good[: len(good) // 2])
+    (foreign / "random.pt").write_bytes(os.urandom(4096))
+    (foreign / "empty.pt").write_bytes(b"")
+    (foreign / "text.pt").write_text("not a checkpoint\n")
+    torch.save(torch.zeros(3), foreign / "tensor.pt")
+    torch.save({"weights": torch.zeros(3)}, foreign / "dict.pt")
+    shutil.copy(corridor / "checkpoints" / "final.pt", foreign / "other_game.pt")
+    shutil.copy(wider / "checkpoints" / "final.pt", foreign / "other_shape.pt")
+    return {"root": root, "fresh": fresh, "trained": trained, "foreign": foreign}
+
+
+# ------------------------------------------------------------------------ the corpus
+
+
+@dataclasses.dataclass
+class Case:
+    """``args`` may hold ``{run}`` (the run directory) and ``{foreign}`` (foreign files)."""
+
+    args: list[str]
+    says: list[str]
+    base: str = "fresh"  # the run directory to start from: fresh or trained
+    edit: Callable[[Path], None] | None = None
+
+
+CONFIG_CASES = {
+    "gamma-a-string": Case(["train", "{run}"], ["gamma must be a number", "'high'",
+                                                "config.toml"], edit=set_line(
+        "gamma", 'gamma = "high"')),
+    "unknown-key": Case(["train", "{run}"], ["Unknown hyperparameter 'gamam'",
+                                             "Did you mean 'gamma'?"],
+                        edit=set_line("gamma", "gamma = 0.9\ngamam = 0.9")),
+    "unknown-table": Case(["train", "{run}"], ["unknown top-level entry 'extra'"],
+                          edit=rewrite(lambda t: t + "\n[extra]\nx = 1\n")),
+    "no-game-table": Case(["train", "{run}"], ["has no [game] table"],
+                          edit=without_table("game")),
+    "no-hyperparameters-table": Case(["train", "{run}"], ["has no [hyperparameters] table"],
+                                     edit=without_table("hyperparameters")),
+    "invalid-toml": Case(["train", "{run}"], ["is not valid TOML", "line"],
+                         edit=set_line("gamma", "gamma = = 0.9")),
+    "duplicate-key": Case(["train", "{run}"], ["is not valid TOML", "gamma"],
+                          edit=set_line("gamma", "gamma = 0.9\ngamma = 0.8")),
+    "not-utf8": Case(["train", "{run}"], ["is not UTF-8 text"],
+                     edit=write_bytes("config.toml", b"\xff\xfe[game]\x00\x81")),
+    "empty-file": Case(["train", "{run}"], ["has no [game] table"],
+                       edit=write_bytes("config.toml", b"")),
+    "huge-batch-size": Case(["train", "{run}"], ["batch_size must be an integer in [1, 65536]",
+                                                 str(10**30)],
+                            edit=set_line("batch_size", f"batch_size = {10**30}")),
+    "gamma-nan": Case(["train", "{run}"], ["gamma is nan"], edit=set_line("gamma", "gamma = nan")),
+    "gamma-inf": Case(["train", "{run}"], ["gamma must be a number", "inf"],
+                      edit=set_line("gamma", "gamma = inf")),
+    "negative-memory": Case(["train", "{run}"], ["memory_capacity must be an integer", "-5"],
+                            edit=set_line("memory_capacity", "memory_capacity = -5")),
+    "epsilon-min-above-epsilon": Case(
+        ["train", "{run}"], ["epsilon_min (0.9) is larger than epsilon (0.5)"],
+        edit=lambda run: (set_line("epsilon", "epsilon = 0.5")(run),
+                          set_line("epsilon_min", "epsilon_min = 0.9")(run))),
+    "batch-above-memory": Case(["train", "{run}"], ["batch_size (300) is larger than "
+                                                    "memory_capacity (200)"],
+                               edit=set_line("batch_size", "batch_size = 300")),
+    "boolean-for-int": Case(["train", "{run}"], ["batch_size must be an integer", "boolean"],
+                            edit=set_line("batch_size", "batch_size = true")),
+    "float-for-int": Case(["train", "{run}"], ["layer_size must be an integer", "8.5"],
+                          edit=set_line("layer_size", "layer_size = 8.5")),
+    "date-for-float": Case(["train", "{run}"], ["gamma must be a number"],
+                           edit=set_line("gamma", "gamma = 1979-05-27")),
+    "unknown-device": Case(["train", "{run}"], ["device must be one of", "'tpu'"],
+                           edit=set_line("device", 'device = "tpu"')),
+    "missing-module": Case(["train", "{run}"], ["Cannot find the game module "
+                                                "'no_such_game_module'"],
+                           edit=set_line("module", 'module = "no_such_game_module"')),
+    "module-not-a-string": Case(["train", "{run}"], ["'module' must be a module name string"],
+                                edit=set_line("module", "module = 3")),
+    "no-module-line": Case(["train", "{run}"], ["'module' is missing"],
+                           edit=set_line("module", None)),
+    "actions-not-a-list": Case(["train", "{run}"], ["'actions' must be a list"],
+                               edit=set_line("actions", 'actions = "KEY_UP"')),
+    "reward-not-in-state": Case(["train", "{run}"], ["reward key 'nope' is not in the game's "
+                                                     "state"],
+                                edit=set_line("reward", 'reward = "nope"')),
+    "bad-board-size": Case(["train", "{run}"], ["'board_size' must be [width, height]"],
+                           edit=set_line("board_size", "board_size = [0, 3]")),
+    "two-letter-character": Case(["train", "{run}"], ["'ab' is not a single character"],
+                                 edit=set_line("character_set", 'character_set = ["ab"]')),
+    "no-config-file": Case(["train", "{run}"], ["has no config.toml"], edit=remove_config),
+    "config-is-a-folder": Case(["train", "{run}"], ["has no config.toml"],
+                               edit=config_is_a_folder),
+    "info-on-a-broken-config": Case(["info", "{run}"], ["gamma must be a number"],
+                                    edit=set_line("gamma", 'gamma = "high"')),
+    "play-on-a-broken-config": Case(["play", "{run}"], ["is not valid TOML"], base="trained",
+                                    edit=set_line("gamma", "gamma = = 1")),
+}
+
+OVERRIDE_CASES = {
+    "typo": Case(["train", "{run}", "gama=0.9"],
+                 ["Unknown hyperparameter 'gama'. Did you mean 'gamma'?"]),
+    "not-a-number": Case(["train", "{run}", "gamma=abc"], ["gamma must be a number", "'abc'"]),
+    "out-of-range": Case(["train", "{run}", "gamma=1.5"], ["(0.0, 1.0]", "1.5"]),
+    "add-a-field": Case(["train", "{run}", "+gamma=0.3"], ["would add a config key"]),
+    "delete-a-field": Case(["train", "{run}", "~gamma"], ["would delete a config key"]),
+    "add-a-new-key": Case(["train", "{run}", "+newkey=1"], ["would add a config key"]),
+    "sweep-without-m": Case(["train", "{run}", "gamma=0.9,0.99"], ["lists several values"]),
+    "unknown-launcher": Case(["train", "{run}", "hydra/launcher=nosuch"],
+                             ["Unknown launcher 'nosuch'", "joblib"]),
+    "unknown-sweeper": Case(["train", "{run}", "hydra/sweeper=nosuch"],
+                            ["Unknown sweeper 'nosuch'", "optuna"]),
+    "game-field-typo": Case(["train", "{run}", "game.actoins=[a]"],
+                            ["Unknown game field 'actoins'. Did you mean 'actions'?"]),
+    "parse-error": Case(["train", "{run}", "gamma=("], ["Overrides look like name=value"]),
+    "composed-batch-above-memory": Case(["train", "{run}", "batch_size=1000"],
+                                        ["larger than memory_capacity"]),
+    "unknown-preset": Case(["train", "{run}", "preset=nosuch"], ["preset/nosuch"]),
+    "unknown-sweep-config": Case(["train", "{run}", "-m", "sweep=nosuch"], ["sweep/nosuch"]),
+    "unknown-hydra-setting": Case(["train", "{run}", "-m", "gamma=0.9", "hydra.nonsense=1"],
+                                  ["hydra.nonsense"]),
+    "game-module": Case(["train", "{run}", "game.module=foo"], ["cannot be overridden"]),
+    "unknown-device": Case(["train", "{run}", "device=tpu"], ["device must be one of"]),
+    "nan": Case(["train", "{run}", "gamma=nan"], ["gamma must be", "nan"]),
+    "expression": Case(["train", "{run}", "layer_size=2**5"], ["layer_size must be an integer"]),
+    "reward-not-in-state": Case(["train", "{run}", "game.reward=nosuchkey"],
+                                ["reward key 'nosuchkey' is not in the game's state"]),
+    "observe-the-reward": Case(["train", "{run}", "game.observe_state=[score]"],
+                               ["contains the reward key 'score'"]),
+    "resume-with-m": Case(["train", "{run}", "--resume", "latest", "-m", "gamma=0.9,0.99"],
+                          ["cannot be combined with -m"], base="trained"),
+}
+
+OPTION_CASES = {
+    "negative-episodes": Case(["create", "--game", SNAKE, "--output", "{run}/new",
+                               "--training-episodes", "-5"],
+                              ["training_episodes must be an integer", "-5"]),
+    "gamma-not-a-number": Case(["create", "--game", SNAKE, "--output", "{run}/new",
+                                "--gamma", "abc"], ["--gamma", "invalid float value: 'abc'"]),
+    "negative-seed": Case(["create", "--game", SNAKE, "--output", "{run}/new", "--seed", "-1"],
+                          ["seed must be an integer"]),
+    "bad-choice": Case(["create", "--game", SNAKE, "--output", "{run}/new",
+                        "--unknown-character-strategy", "drop"], ["invalid choice: 'drop'"]),
+    "options-that-conflict": Case(["create", "--game", SNAKE, "--output", "{run}/new",
+                                   "--batch-size", "100", "--memory-capacity", "10"],
+                                  ["larger than memory_capacity"]),
+    "create-over-a-run": Case(["create", "--game", SNAKE, "--output", "{run}"],
+                              ["is already a run directory"]),
+    "create-a-game-override": Case(["create", "--game", SNAKE, "--output", "{run}/new",
+                                    "game.reward=x"], ["create takes hyperparameters only"]),
+    "relative-module": Case(["create", "--game", ".snake", "--output", "{run}/new"],
+                            ["is not a Python module name"]),
+    "no-such-module": Case(["create", "--game", "no_such_mod.sub", "--output", "{run}/new"],
+                           ["Cannot find the game module 'no_such_mod.sub'"]),
+    "builtin-module": Case(["create", "--game", "sys", "--output", "{run}/new"],
+                           ["has no source file"]),
+    "framerate-zero": Case(["play", "{run}", "--framerate", "0"],
+                           ["--framerate must be at least 1"], base="trained"),
+    "framerate-not-a-number": Case(["play", "{run}", "--framerate", "x"],
+                                   ["invalid int value: 'x'"], base="trained"),
+    "unknown-option": Case(["train", "{run}", "--bogus"], ["unrecognized arguments: --bogus"]),
+    "unknown-command": Case(["frobnicate", "{run}"], ["invalid choice: 'frobnicate'"]),
+    "bad-cfg-choice": Case(["train", "{run}", "--cfg", "bogus"], ["invalid choice: 'bogus'"]),
+    "no-run-dir": Case(["train", "{run}/nowhere"], ["nowhere", "does not exist"]),
+    "info-no-run-dir": Case(["info", "{run}/nowhere"], ["nowhere", "does not exist"]),
+    "play-no-run-dir": Case(["play", "{run}/nowhere"], ["nowhere", "does not exist"]),
+    "train-again-without-resume": Case(["train", "{run}"], ["already holds training progress",
+                                                           "--resume latest"], base="trained"),
+    "resume-without-checkpoints": Case(["train", "{run}", "--resume", "latest"],
+                                       ["has no checkpoints yet"]),
+    "unknown-checkpoint-name": Case(["play", "{run}", "--checkpoint", "ep_9999"],
+                                    ["No checkpoint 'ep_9999'", "Available: final"],
+                                    base="trained"),
+}
+
+CHECKPOINT_CASES = {}
+for _file, _says in [
+    ("truncated.pt", ["truncated.pt", "not a readable retro-gamer checkpoint"]),
+    ("random.pt", ["random.pt", "not a readable retro-gamer checkpoint"]),
+    ("empty.pt", ["empty.pt", "not a readable retro-gamer checkpoint"]),
+    ("text.pt", ["text.pt", "not a readable retro-gamer checkpoint"]),
+    ("tensor.pt", ["tensor.pt", "is a torch file but not a retro-gamer checkpoint"]),
+    ("dict.pt", ["dict.pt", "is a torch file but not a retro-gamer checkpoint"]),
+]:
+    CHECKPOINT_CASES[f"play-{_file}"] = Case(
+        ["play", "{run}", "--checkpoint", f"{{foreign}}/{_file}"], _says, base="trained")
+    CHECKPOINT_CASES[f"resume-{_file}"] = Case(
+        ["train", "{run}", "--resume", f"{{foreign}}/{_file}"], _says, base="trained")
+CHECKPOINT_CASES.update({
+    "play-other-game": Case(["play", "{run}", "--checkpoint", "{foreign}/other_game.pt"],
+                            ["was trained with actions ['KEY_LEFT', 'KEY_RIGHT']"],
+                            base="trained"),
+    "resume-other-game": Case(["train", "{run}", "--resume", "{foreign}/other_game.pt"],
+                              ["is from the game 'gamekit_games'", "retro.examples.snake"],
+                              base="trained"),
+    "resume-other-shape": Case(["train", "{run}", "--resume", "{foreign}/other_shape.pt"],
+                               ["has layer_size = 32", "says 16"], base="trained"),
+    "resume-other-shape-on-a-fresh-run": Case(
+        ["train", "{run}", "--resume", "{foreign}/other_shape.pt"], ["has layer_size = 32"]),
+    "play-its-own-truncated-final": Case(["play", "{run}"], ["final.pt",
+                                                            "not a readable retro-gamer"],
+                                         base="trained", edit=truncate_final),
+    "resume-its-own-truncated-final": Case(["train", "{run}", "--resume", "latest"],
+                                           ["final.pt", "not a readable retro-gamer"],
+                                           base="trained", edit=truncate_final),
+})
+
+CORPUS = {**{f"config:{k}": v for k, v in CONFIG_CASES.items()},
+          **{f"override:{k}": v for k, v in OVERRIDE_CASES.items()},
+          **{f"option:{k}": v for k, v in OPTION_CASES.items()},
+          **{f"checkpoint:{k}": v for k, v in CHECKPOINT_CASES.items()}}
+
+
+def prepare(case: Case, runs: dict, tmp_path: Path) -> tuple[Path, list[str]]:
+    run = tmp_path / "run"
+    shutil.copytree(runs[case.base], run)
+    if case.edit:
+        case.edit(run)
+    args = [a.replace("{run}", str(run)).replace("{foreign}", str(runs["foreign"]))
+            for a in case.args]
+    return run, args
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_bad_input_gets_one_clear_message_and_changes_nothing(runs, tmp_path, name):
+    case = CORPUS[name]
+    run, args = prepare(case, runs, tmp_path)
+    before, foreign = snapshot(run), snapshot(runs["foreign"])
+    refused(run_cli(args, cwd=tmp_path), *case.says)
+    assert snapshot(run) == before
+    assert snapshot(runs["foreign"]) == foreign
+
+
+def test_the_corpus_is_large_and_covers_every_entry_point():
+    assert len(CORPUS) + len(PYPROJECT_CASES) >= 50
+    commands = {case.args[0] for case in CORPUS.values()}
+    assert {"create", "train", "play", "info"} <= commands
+
+
+SAMPLE = ["config:gamma-a-string", "override:typo", "option:gamma-not-a-number",
+          "checkpoint:resume-truncated.pt"]
+
+
+def test_a_sample_of_the_corpus_behaves_the_same_in_real_processes(runs, tmp_path):
+    started = []
+    for name in SAMPLE:
+        folder = tmp_path / re.sub(r"\W", "_", name)
+        folder.mkdir()
+        run, args = prepare(CORPUS[name], runs, folder)
+        started.append((name, run, snapshot(run), start(*args, cwd=folder)))
+    for name, run, before, process in started:
+        result = finish(process)
+        assert result.returncode == 2, name
+        refused(result, *CORPUS[name].says)
+        assert snapshot(run) == before, name
+
+
+# ------------------------------------------------------- game descriptions (create)
+
+
+def described(**changes: str | None) -> str:
+    """The coin walk's valid pyproject with [tool.retro-gamer] fields changed or removed."""
+    fields = {"actions": '["a", "d"]', "reward": '"score"', "character_set": '["@", "$"]',
+              "spatial": "false", "observe_state": '["lives", "level"]', **changes}
+    lines = [f"{name} = {value}" for name, value in fields.items() if value is not None]
+    return '[project]\nname = "coin-walk"\n\n[tool.retro-gamer]\n' + "\n".join(lines) + "\n"
+
+
+CRASHING_CREATE = CHAR_GAME_SOURCE.replace(
+    "def create_game():\n", "def create_game():\n    raise RuntimeError('no board today')\n")
+PYPROJECT_CASES = {
+    "no-section": ('[project]\nname = "coin-walk"\n', CHAR_GAME_SOURCE,
+                   ["no [tool.retro-gamer] section"]),
+    "section-not-a-table": ("[tool]\nretro-gamer = 3\n", CHAR_GAME_SOURCE, ["must be a table"]),
+    "invalid-toml": ('[tool.retro-gamer]\nactions = ["a", "d"\n', CHAR_GAME_SOURCE,
+                     ["is not valid TOML"]),
+    "missing-actions": (described(actions=None), CHAR_GAME_SOURCE,
+                        ["the required field 'actions' is missing"]),
+    "misspelled-key": (described(actions='["KEY_RIGTH"]'), CHAR_GAME_SOURCE,
+                       ["'KEY_RIGTH'", "Did you mean 'KEY_RIGHT'?"]),
+    "reward-not-in-state": (described(reward='"points"'), CHAR_GAME_SOURCE,
+                            ["reward key 'points' is not in the game's state"]),
+    "reward-not-a-number": (described(reward='"name"'), CHAR_GAME_SOURCE,
+                            ["reward key 'name'", "not a number"]),
+    "two-letter-character": (described(character_set='["@", "$$"]'), CHAR_GAME_SOURCE,
+                             ["'$$' is not a single character"]),
+    "observes-the-reward": (described(observe_state='["score"]'), CHAR_GAME_SOURCE,
+                            ["contains the reward key 'score'"]),
+    "field-typo": (described(actions=None, actoins='["a"]'), CHAR_GAME_SOURCE,
+                   ["unknown field 'actoins'", "Did you mean 'actions'?"]),
+    "module-by-hand": (described(module='"x"'), CHAR_GAME_SOURCE,
+                       ["'module' is filled in by retro-gamer"]),
+    "no-pyproject": (None, CHAR_GAME_SOURCE, ["No pyproject.toml found"]),
+    "no-create-game": (CHAR_GAME_PYPROJECT, "X = 1\n", ["has no create_game() function"]),
+    "create-game-returns-junk": (CHAR_GAME_PYPROJECT, "def create_game():\n    return 42\n",
+                                 ["returned int, not a retro Game"]),
+    "create-game-raises": (CHAR_GAME_PYPROJECT, CRASHING_CREATE,
+                           ["create_game()", "raised RuntimeError: no board today"]),
+    "import-fails": (CHAR_GAME_PYPROJECT, "import no_such_dependency_here\n",
+                     ["Importing the game module", "no_such_dependency_here"]),
+    "syntax-error": (CHAR_GAME_PYPROJECT, "def create_game(:\n", ["Importing the game module",
+                                                                "SyntaxError"]),
+}
+
+
+@pytest.mark.parametrize("name", PYPROJECT_CASES)
+def test_a_bad_game_description_creates_nothing(game_project, name):
+    pyproject, source, says = PYPROJECT_CASES[name]
+    project = game_project(pyproject=pyproject, source=source)
+    before = snapshot(project.root)
+    refused(run_cli(["create", "--game", project.module, "--output", "run"], cwd=project.root),
+            *says)
+    assert not (project.root / "run").exists()
+    assert snapshot(project.root) == before
+
+
+# ------------------------------------------------------------ code in checkpoints
+
+
+class RunsAShellCommand:
+    """Unpickling this runs a shell command: what a hostile checkpoint would do."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_a_checkpoint_that_would_run_code_is_refused_unread(runs, tmp_path, writer):
+    marker = tmp_path / "MARKER"
+    payload = {"model": RunsAShellCommand(f"touch {marker}"), "format": 1}
+    hostile = tmp_path / "hostile.pt"
+    if writer == "torch.save":
+        torch.save(payload, hostile)
+    else:
+        with open(hostile, "wb") as handle:
+            pickle.dump(payload, handle)
+    commands = {"play": ["play", "{run}", "--checkpoint", hostile],
+                "play-final": ["play", "{run}"],
+                "resume": ["train", "{run}", "--resume", hostile],
+                "resume-latest": ["train", "{run}", "--resume", "latest"]}
+    in_a_process = ("play", "resume-latest")  # real processes; the others through main()
+    launched = {}
+    for name, args in commands.items():
+        run = tmp_path / name
+        shutil.copytree(runs["trained"], run)
+        shutil.copy(hostile, run / "checkpoints" / "final.pt")  # where "latest" looks too
+        args = [str(a).replace("{run}", str(run)) for a in args]
+        launched[name] = (run, snapshot(run),
+                          start(*args, cwd=tmp_path) if name in in_a_process else args)
+    for name, (run, before, command) in launched.items():
+        result = finish(command) if name in in_a_process else run_cli(command, cwd=tmp_path)
+        message = refused(result, "not a readable retro-gamer checkpoint", "refused unread")
+        assert "weights_only" not in message, "no advice to load it unsafely"
+        assert not marker.exists(), f"{name} ran the checkpoint's code"
+        assert snapshot(run) == before
+
+    # The file really is hostile: unrestricted unpickling runs its code.
+    with open(hostile, "rb") as handle:
+        if writer == "pickle.dump":
+            pickle.load(handle)
+        else:
+            torch.load(handle, weights_only=False)
+    assert marker.exists()
+
+
+# --------------------------------------------------------------------- the run lock
+
+
+def test_a_second_trainer_is_refused_while_the_first_holds_the_lock(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    lock = run / LOCK_NAME
+    first = start("train", run, "training_episodes=100000", "--resume", "latest", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not lock.exists():
+            assert first.poll() is None, finish(first).stderr[-3000:]
+            assert time.monotonic() < deadline, "the first trainer never took the lock"
+            time.sleep(0.1)
+        second = finish(start("train", run, "--resume", "latest", cwd=tmp_path))
+        refused(second, f"process {first.pid}", "is being trained by", "right now")
+        assert first.poll() is None, "the first trainer keeps going"
+    finally:
+        if first.poll() is None:
+            first.send_signal(signal.SIGTERM)  # it saves a checkpoint and stops
+        stopped = finish(first, timeout=120)
+    assert "Traceback" not in stopped.stderr
+    assert not lock.exists()
+    RunDirectory(run).read_config()
+
+
+def test_a_stale_lock_file_does_not_block_training(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    (run / LOCK_NAME).write_text(f"process 999999 on {os.uname().nodename}")
+    result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert RunDirectory(run).episodes()[-1]["episode"] == 3
+    assert not (run / LOCK_NAME).exists()
+
+
+# ---------------------------------------------------------------- games that crash
+
+
+CRASHES_MID_EPISODE = CHAR_GAME_SOURCE.replace(
+    "    def play_turn(self, game):\n",
+    "    def play_turn(self, game):\n"
+    "        if game.turn_number >= 3:\n"
+    "            raise ZeroDivisionError('the game divided by zero')\n")
+
+
+def test_a_game_crashing_mid_episode_stops_training_with_a_clear_message(game_project):
+    assert CRASHES_MID_EPISODE != CHAR_GAME_SOURCE
+    project = game_project(source=CRASHES_MID_EPISODE)
+    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
+                      cwd=project.root)
+    assert created.returncode == 0, created.stderr
+    run = project.root / "run"
+    result = finish(start("train", run, cwd=project.root))
+    refused(result, "ZeroDivisionError", "the game divided by zero")
+    assert result.returncode == 2
+    metadata, hyper = RunDirectory(run).read_config()  # config.toml is still valid
+    assert metadata.module == project.module and hyper.training_episodes == 2
+    assert not (run / LOCK_NAME).exists()
+
+
+def test_create_game_failing_when_training_starts_changes_nothing(game_project, monkeypatch):
+    source = CHAR_GAME_SOURCE.replace(
+        "def create_game():\n",
+        "def create_game():\n"
+        "    import os\n"
+        "    if os.environ.get('RG_TEST_BREAK_GAME'):\n"
+        "        raise OSError('the level file is missing')\n")
+    project = game_project(source=source)
+    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
+                      cwd=project.root)
+    assert created.returncode == 0, created.stderr
+    run = project.root / "run"
+    before = snapshot(run)
+    monkeypatch.setenv("RG_TEST_BREAK_GAME", "1")
+    refused(run_cli(["train", run], cwd=project.root),
+            "create_game()", "raised OSError: the level file is missing")
+    assert snapshot(run) == before

@@ -1,0 +1,161 @@
+"""``retro-gamer play``: live in a real pseudo-terminal, and recorded to asciicast v2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+import torch
+
+from retro_gamer.cli import main
+from retro_gamer.record import AsciicastWriter, read_cast
+from retro_gamer.runs import create_run, train_run
+
+_SCRIPT = Path(sys.executable).with_name("retro-gamer")
+COMMAND = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "retro_gamer.cli"]
+ANSI = re.compile(r"\x1bP.*?\x1b\\|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[78=>]")
+SNAKE_HEADS = "<>^v"
+TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200,
+        "max_turns_per_episode": 25, "eval_episodes": 1, "device": "cpu", "torch_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("play") / "snake"
+    create_run("retro.examples.snake", run, {**TINY, "training_episodes": 2, "seed": 2})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_run(run)
+    finally:
+        torch.set_num_threads(threads)
+    return run
+
+
+def play_in_terminal(run: Path, *args: str, press: dict[str, str], timeout: float = 60
+                     ) -> tuple[int | None, str]:
+    """``retro-gamer play RUN ARGS`` in a 40 x 120 pseudo-terminal.
+
+    ``press`` maps a text to the key sent (once) when the text appears on the screen.
+    Returns the exit status and everything drawn, without escape sequences.
+    """
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("RETRO_GAMER_DEBUG", None)
+    child = pexpect.spawn(COMMAND[0], [*COMMAND[1:], "play", str(run), *args],
+                          cwd=str(run.parent), env=env, dimensions=(40, 120),
+                          encoding="utf-8", timeout=timeout)
+    patterns = [r"\x1b\[6n", pexpect.EOF, *map(re.escape, press)]
+    texts = list(press)
+    screen = []
+    try:
+        while True:
+            index = child.expect(patterns)
+            screen.append(child.before + (child.after if isinstance(child.after, str) else ""))
+            if index == 0:  # blessed asks where the cursor is: answer as a terminal does
+                child.send("\x1b[1;1R")
+            elif index == 1:
+                break
+            else:
+                text = texts[index - 2]
+                child.send(press[text])
+                patterns[index] = re.escape(f"\x00never again {text}")
+    finally:
+        child.close(force=True)
+    return child.exitstatus, ANSI.sub("", "".join(screen))
+
+
+def test_play_draws_the_board_quits_on_escape_and_shows_the_score(trained):
+    started = time.monotonic()
+    # Slow frames: the Escape sent once the board shows is read before the second turn,
+    # so even a snake heading for the wall is quit rather than finished.
+    status, screen = play_in_terminal(trained, "--framerate", "4",
+                                      press={"score:": "\x1b"})
+    assert status == 0, screen[-2000:]
+    assert "═" in screen and "║" in screen  # retro's own board border
+    assert "@" in screen and any(head in screen for head in SNAKE_HEADS)
+    assert re.search(r"Score: \S+ after \d+ turns \(quit\)\.", screen)
+    assert "Game over" not in screen  # quitting skips the final pause
+    assert "Traceback" not in screen
+    assert time.monotonic() - started < 30
+
+
+def test_play_shows_the_score_between_games_and_at_the_end(trained):
+    status, screen = play_in_terminal(trained, "--framerate", "200", "--episodes", "2",
+                                      press={"Press Enter or Escape": "\r"})
+    assert status == 0, screen[-2000:]
+    assert re.search(r"Game 1/2 over: score \S+\. Next game in 2 s", screen)
+    assert re.search(r"Game over: score \S+ \(mean \S+ over 2 games\)\. Press Enter or Escape",
+                     screen)
+    # After leaving the fullscreen view, each game's score stays in the terminal.
+    assert re.search(r"Game 1: score \S+ after \d+ turns \(game over\)\.", screen)
+    assert re.search(r"Game 2: score \S+ after \d+ turns \(game over\)\.", screen)
+    assert re.search(r"Mean score \S+ over 2 games\.", screen)
+
+
+# ------------------------------------------------------------------ recording
+
+
+def test_record_writes_an_asciicast_v2_file_that_replays_the_game(trained, tmp_path, capsys):
+    cast = tmp_path / "snake.cast"
+    code = main(["play", str(trained), "--record", str(cast), "--episodes", "2",
+                 "--framerate", "10"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"asciinema play {cast}" in out
+    assert len(re.findall(r"Game \d: score \S+ after \d+ turns \(game over\)", out)) == 2
+
+    lines = cast.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["version"] == 2
+    assert header["width"] >= 34 and header["height"] >= 18  # a 32 x 16 board and its border
+    assert isinstance(header["timestamp"], int)
+    events = [json.loads(line) for line in lines[1:]]
+    assert all(len(e) == 3 and e[1] == "o" and isinstance(e[2], str) for e in events)
+    times = [e[0] for e in events]
+    assert times == sorted(times)
+    assert read_cast(cast) == (header, events)
+
+    frames = [ANSI.sub("", e[2]) for e in events if "┌" in e[2]]
+    # Each turn is a frame, 1/framerate seconds apart.
+    assert len(frames) > 4
+    assert times[2] - times[1] == pytest.approx(0.1)
+    for frame in frames:
+        rows = frame.split("\r\n")
+        board = rows[1:17]
+        assert rows[0].startswith("┌" + "─" * 32 + "┐")
+        assert all(row.startswith("│") and row[33] == "│" for row in board)
+        assert sum(row.count("@") for row in board) == 1  # the apple
+        assert sum(row.count(h) for row in board for h in SNAKE_HEADS) == 1  # the head
+        assert len(rows) == header["height"]
+        assert all(len(row) == header["width"] for row in rows)
+    assert "score:" in frames[0]  # the state pane
+    assert any("Game 1/2 over: score" in frame for frame in frames)
+    assert "Game over: score" in frames[-1]
+
+
+def test_record_needs_a_cast_file_name(trained, tmp_path, capsys):
+    code = main(["play", str(trained), "--record", str(tmp_path / "game.txt")])
+    _, err = capsys.readouterr()
+    assert code == 2 and ".cast" in err and not (tmp_path / "game.txt").exists()
+    code = main(["play", str(trained), "--episodes", "0"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--episodes" in err
+
+
+def test_asciicast_writer_and_reader(tmp_path):
+    writer = AsciicastWriter(10, 3, title="t", timestamp=123)
+    writer.output(0.0, "a")
+    writer.output(0.5, "b\r\n")
+    path = writer.save(tmp_path / "x.cast")
+    header, events = read_cast(path)
+    assert header == {"version": 2, "width": 10, "height": 3, "timestamp": 123,
+                      "env": {"TERM": "xterm-256color", "SHELL": "/bin/sh"}, "title": "t"}
+    assert events == [[0.0, "o", "a"], [0.5, "o", "b\r\n"]]
+    with pytest.raises(ValueError):
+        writer.output(0.1, "back in time")
