@@ -230,7 +230,8 @@ def cmd_create(args, console: Console) -> int:
     values.update(hyperparameter_overrides(args.overrides))
     run = create_run(args.game, args.output, values)
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
-                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}")
+                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
+                  soft_wrap=True)
     return 0
 
 

@@ -278,7 +278,7 @@ class Hyperparameters:
         "recorded at the start of training when unset.", lo=0, hi=2**32 - 1,
     )
     train_every: int = _field(
-        1, "Environment turns between training steps.", lo=1, hi=1_000_000
+        4, "Environment turns between training steps.", lo=1, hi=1_000_000
     )
     checkpoint_every: int = _field(
         100, "Episodes between checkpoints (checkpoints/ep_NNNN.pt).", lo=1, hi=100_000_000

@@ -277,8 +277,8 @@ def _game_panel(summary: dict) -> Panel:
     ]
     if stats.get("episodes"):
         rows.append(("returns", f"best {stats['best_return']:g} (episode "
-                                f"{stats['best_episode']}), mean of the last "
-                                f"{stats['window']} {stats['recent_mean_return']:g}"))
+                                f"{stats['best_episode']}); mean of the last "
+                                f"{stats['window']}: {stats['recent_mean_return']:g}"))
     result = summary.get("result") or {}
     if result.get("objective") is not None:
         rows.append(("objective", f"{result['objective']:g} (mean greedy return after "

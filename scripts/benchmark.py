@@ -36,6 +36,10 @@ from retro_gamer.runs import create_run, open_trainer
 from retro_gamer.trainer import DQNTrainer, select_device
 
 GAME = "retro.examples.snake"
+# The extension defaults before issue 5 (full-resolution first convolution, a training
+# step every turn, plain one-step DQN): the baseline of --baseline.
+PREVIOUS_DEFAULTS = {"first_conv_stride": 1, "train_every": 1, "n_step": 1,
+                     "double_dqn": False, "reward_clip": 0.0, "grad_clip": 0.0}
 
 
 def median_of(repeats: int, measure: Callable[[], float]) -> float:
@@ -320,6 +324,18 @@ def run(args) -> dict:
                 "repeats_env_steps_per_s": [r["env_steps_per_s"] for r in runs],
             }
         results["training"] = training
+        if args.baseline:
+            # The same measurement for the defaults before issue 5, in this run, so the
+            # ratio holds even on a busy machine where absolute rates drop.
+            t = threads[0]
+            runs = [training_rate(workdir, t, seconds, args.seed + i, PREVIOUS_DEFAULTS)
+                    for i in range(repeats)]
+            rate = statistics.median(r["env_steps_per_s"] for r in runs)
+            results["training_previous_defaults"] = {
+                "threads": t, "overrides": PREVIOUS_DEFAULTS, "env_steps_per_s": rate,
+                "repeats_env_steps_per_s": [r["env_steps_per_s"] for r in runs],
+                "speedup_of_defaults": training[str(t)]["env_steps_per_s"] / rate,
+            }
 
         # 4. time to score
         if not args.skip_score:
@@ -358,6 +374,11 @@ def show(results: dict) -> None:
         parts = ", ".join(f"{k} {v:.0f}" for k, v in r["breakdown_us_per_env_step"].items())
         table.add_row(f"training, {t} thread(s)", f"{r['env_steps_per_s']:,.0f} env steps/s",
                       f"{r['train_steps_per_s']:,.0f} train steps/s; µs/step: {parts}")
+    b = results.get("training_previous_defaults")
+    if b:
+        table.add_row(f"training, previous defaults, {b['threads']} thread(s)",
+                      f"{b['env_steps_per_s']:,.0f} env steps/s",
+                      f"defaults now {b['speedup_of_defaults']:.1f}x faster (same run)")
     s = results.get("time_to_score")
     if s:
         table.add_row("time to score: training", f"{s['training_seconds']:,.0f} s",
@@ -383,8 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--skip-score", action="store_true",
                         help="leave out the time-to-score run")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
+                        help="also measure the previous defaults' training rate (default: "
+                        "on, off with --quick)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.baseline is None:
+        args.baseline = not args.quick
     results = run(args)
     show(results)
     if args.json:

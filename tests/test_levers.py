@@ -1,0 +1,107 @@
+"""The learning levers (n-step returns, Double DQN, dueling, egocentric view) and exact resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from gamekit import corridor_metadata, create_corridor
+
+from retro_gamer.errors import ConfigError
+from retro_gamer.networks import QNetwork
+from retro_gamer.trainer import DQNTrainer, NStepQueue, TrainingInterrupted, td_targets
+
+LEVERS = dict(
+    n_layers=1, layer_size=16, batch_size=8, memory_capacity=300, target_update_freq=10,
+    max_turns_per_episode=12, device="cpu", n_step=4, double_dqn=True, dueling=True,
+    train_every=2, gradient_steps=2, learning_starts=20, reward_clip=1.0, grad_clip=1.0,
+    prioritize_experiences=True,
+)
+
+
+def test_n_step_queue_sums_discounted_rewards_and_flushes_at_the_end():
+    queue = NStepQueue(3, 0.5)
+    assert queue.add("s0", "e0", 0, 1.0, "s1", "e1", False) == []
+    assert queue.add("s1", "e1", 1, 2.0, "s2", "e2", False) == []
+    (first,) = queue.add("s2", "e2", 0, 4.0, "s3", "e3", False)
+    assert first == ("s0", "e0", 0, 1.0 + 0.5 * 2.0 + 0.25 * 4.0, "s3", "e3", False)
+    ready = queue.add("s3", "e3", 1, 8.0, "s4", "e4", True)
+    # The game ended: every queued turn leaves, with its truncated sum and no bootstrap.
+    assert [t[3] for t in ready] == [2.0 + 0.5 * 4.0 + 0.25 * 8.0, 4.0 + 0.5 * 8.0, 8.0]
+    assert all(t[4] == "s4" and t[6] is True for t in ready)
+    assert queue.turns == []
+
+
+def test_double_dqn_target_uses_the_chosen_action():
+    next_q = torch.tensor([[1.0, 5.0], [3.0, 2.0]])
+    rewards, dones = torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0])
+    plain = td_targets(rewards, dones, next_q, 0.5)
+    double = td_targets(rewards, dones, next_q, 0.5, next_actions=torch.tensor([0, 1]))
+    assert plain.tolist() == [2.5, 1.0] and double.tolist() == [0.5, 1.0]
+
+
+def test_egocentric_view_puts_the_player_in_the_middle_and_walls_outside():
+    net = QNetwork(3, (5, 3), 0, 5, 1, 8, True, first_conv_stride=2, center_on="x",
+                   center_codes=[3])
+    boards = torch.zeros(2, 3, 5, dtype=torch.uint8)
+    boards[0, 0, 0], boards[0, 2, 4] = 3, 1  # player top-left, something bottom-right
+    view = net.recentre(boards)
+    assert view.shape == (2, 5, 9)
+    assert view[0, 2, 4] == 3 and view[0, 4, 8] == 1  # the player at the centre
+    assert (view[0, :2] == net.WALL).all() and (view[0, :, :4] == net.WALL).all()
+    # No player on the board: it is shown around its own centre.
+    assert (view[1, 1:4, 2:7] == 0).all() and view[1, 0, 0] == net.WALL
+    assert net(boards, torch.zeros(2, 0)).shape == (2, 5)
+    wider = net.widened(4)
+    with torch.no_grad():
+        assert torch.equal(wider(boards, torch.zeros(2, 0)), net(boards, torch.zeros(2, 0)))
+
+
+def test_dueling_head_centres_the_advantages():
+    torch.manual_seed(0)
+    net = QNetwork(2, (4, 3), 0, 3, 1, 8, True, dueling=True)
+    boards = torch.randint(0, 3, (4, 3, 4), dtype=torch.uint8)
+    q = net(boards, torch.zeros(4, 0))
+    out = net.head(net.features(net.one_hot(boards)))
+    torch.testing.assert_close(q.mean(dim=1), out[:, -1])
+
+
+def test_center_on_must_name_characters_of_the_game(tmp_path):
+    trainer = DQNTrainer(create_corridor, corridor_metadata(spatial=True), tmp_path / "r",
+                         training_episodes=1, center_on="#", device="cpu")
+    with pytest.raises(ConfigError, match="center_on"):
+        trainer.train()
+    with pytest.raises(ConfigError, match="spaces"):
+        DQNTrainer(create_corridor, corridor_metadata(), tmp_path / "s", center_on="@ G")
+
+
+def final_log_and_weights(run):
+    text = (run / "training.log").read_text(encoding="utf-8").splitlines()
+    lines = [line for line in text if line.startswith("[EP ")]
+    return lines, torch.load(run / "checkpoints" / "final.pt", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize("spatial", [True, False])
+def test_every_lever_resumes_exactly(tmp_path, spatial):
+    extra = {"center_on": "@", "first_conv_stride": 3} if spatial else {}
+    metadata = corridor_metadata(spatial=spatial)
+    DQNTrainer(create_corridor, metadata, tmp_path / "whole", training_episodes=8,
+               checkpoint_every=4, seed=11, **LEVERS, **extra).train()
+    split = tmp_path / "split"
+    # Stop after episode 3 as Ctrl+C would (prioritized replay anneals beta over all
+    # training_episodes, so the interrupted run must plan the same 8).
+    first = DQNTrainer(create_corridor, corridor_metadata(spatial=spatial), split,
+                       training_episodes=8, checkpoint_every=4, seed=11, **LEVERS, **extra)
+
+    def stop_after_three(stats):
+        first.stop_requested = stats.episode >= 3
+
+    first.on_episode = stop_after_three
+    with pytest.raises(TrainingInterrupted):
+        first.train()
+    DQNTrainer(create_corridor, corridor_metadata(spatial=spatial), split).train(resume="latest")
+
+    whole_lines, whole_weights = final_log_and_weights(tmp_path / "whole")
+    split_lines, split_weights = final_log_and_weights(split)
+    assert split_lines == whole_lines and len(whole_lines) == 8
+    for key in whole_weights:
+        assert torch.equal(whole_weights[key], split_weights[key]), key
