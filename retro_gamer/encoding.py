@@ -126,8 +126,8 @@ def observation_vector(
     channels = np.arange(1, n_channels + 1, dtype=np.uint8)
     # Compare straight into the float output: no bool temporary, no concatenation copy.
     if spatial:
-        np.equal(board[None], channels[:, None, None], out=out[:n].reshape(n_channels, height, width),
-                 casting="unsafe")
+        np.equal(board[None], channels[:, None, None],
+                 out=out[:n].reshape(n_channels, height, width), casting="unsafe")
     else:
         np.equal(board[..., None], channels, out=out[:n].reshape(height, width, n_channels),
                  casting="unsafe")

@@ -346,6 +346,10 @@ class RunDirectory:
         """``result.json`` as a dict, or ``None`` when it is missing or unreadable."""
         return _read_json(self.result_path)
 
+    def write_result(self, result: dict) -> None:
+        """Replace ``result.json`` (non-finite numbers become null, as JSON has no NaN)."""
+        _write_json(self.result_path, result)
+
     @property
     def sweeps_dir(self) -> Path:
         return self.path / SWEEPS_DIR
@@ -436,6 +440,9 @@ class SweepDirectory:
         summary = _read_json(self.summary_path)
         return summary if isinstance(summary, dict) else None
 
+    def write_summary(self, summary: dict) -> None:
+        _write_json(self.summary_path, summary)
+
     def job_dirs(self) -> list[Path]:
         """Job folders (each a complete run directory), in job-number order."""
         jobs = [p for p in self.path.iterdir() if p.is_dir() and (p / CONFIG_NAME).is_file()]
@@ -453,6 +460,20 @@ class SweepDirectory:
 def _job_order(path: Path) -> tuple[int, str]:
     number = path.name.split("_", 1)[0]
     return (int(number), path.name) if number.isdigit() else (1 << 30, path.name)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    text = json.dumps(clean(data), indent=2, allow_nan=False, default=str)
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _read_json(path: Path):

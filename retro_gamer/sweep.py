@@ -15,7 +15,6 @@ patches it and trains there, so every job is a complete run directory.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sys
@@ -37,11 +36,9 @@ from retro_gamer.evaluation import evaluate_run
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
-from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, atomic_write
+from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
 
-RESULT_NAME = "result.json"
-SUMMARY_NAME = "sweep.json"
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
     "submitit_local": "hydra-submitit-launcher",
@@ -73,7 +70,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     base_text = run.config_path.read_text(encoding="utf-8")
     hydra_defaults = {
         "run": {"dir": str(run.path.resolve())},
-        "sweep": {"dir": str((run.path / "sweeps").resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
+        "sweep": {"dir": str(run.sweeps_dir.resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
                   "subdir": "${hydra.job.num}_${hydra.job.override_dirname}"},
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
@@ -93,7 +90,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     task = TrainTask(str(run.path.resolve()), base_text, resume, multirun)
     with contextlib.ExitStack() as stack:
         # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
-        primary_dir = (run.path / "sweeps" / ".config" if multirun
+        primary_dir = (run.sweeps_dir / ".config" if multirun
                        else Path(stack.enter_context(tempfile.TemporaryDirectory())))
         _run_with_primary(argv, task, primary_dir,
                           (metadata.to_dict(), hyper.to_dict(), hydra_defaults), multirun)
@@ -131,15 +128,9 @@ def _remove_unused_primary(primary_dir: Path) -> None:
 
 def find_unfinished_sweep(run: RunDirectory, overrides: list[str]) -> Path | None:
     """The newest earlier sweep of the same command that has jobs not yet done."""
-    sweeps = run.path / "sweeps"
-    if not sweeps.is_dir():
-        return None
-    for folder in sorted((p for p in sweeps.iterdir() if p.is_dir()), reverse=True):
-        try:
-            summary = json.loads((folder / SUMMARY_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if summary.get("command") != task_overrides(overrides):
+    for folder in reversed(run.sweep_dirs()):
+        summary = SweepDirectory(folder).read_summary()
+        if summary is None or summary.get("command") != task_overrides(overrides):
             continue
         if summary.get("state") != "finished" or any(
                 job.get("status") != "done" for job in summary.get("jobs", [])):
@@ -156,7 +147,7 @@ def _print_sweep_result(summary: dict, console: Console) -> None:
     jobs = summary["jobs"]
     done = [j for j in jobs if j["status"] == "done" and j.get("objective") is not None]
     line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, {summary['failed']} failed. "
-            f"Summary: {summary['sweep_dir']}/{SUMMARY_NAME}")
+            f"Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
     if done:
         best = max(done, key=lambda j: j["objective"])
         line += f"\nBest objective {best['objective']:g}: {best['job']}"
@@ -192,8 +183,9 @@ class TrainTask:
         run = RunDirectory(job_dir)
         started = time.time()
         result: dict[str, Any] = {"overrides": overrides, "status": "running",
-                                  "objective": None, "error": None, "started": started}
-        previous = _read_result(run)
+                                  "objective": None, "error": None, "started": started,
+                                  "pid": os.getpid(), "host": os.uname().nodename}
+        previous = run.read_result() or {}
         if previous.get("status") == "done":  # a re-run sweep skips what it finished
             objective = previous.get("objective")
             return math.nan if objective is None else float(objective)
@@ -203,7 +195,7 @@ class TrainTask:
             resume = "latest" if run.checkpoints() else None
             if resume is None and run.log_path.exists():
                 run.log_path.unlink()  # killed before its first checkpoint: nothing to keep
-            _write_result(run, result)
+            run.write_result(result)
             objective = self._train(run, game, hyper, live=False,
                                     label=job_dir.name or "job", resume=resume)
             result.update(status="done", objective=objective)
@@ -216,7 +208,7 @@ class TrainTask:
             return math.nan
         finally:
             result["seconds"] = round(time.time() - started, 3)
-            _write_result(run, result)
+            run.write_result(result)
 
     def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
                label: str = "training", resume: str | None = None) -> float:
@@ -228,7 +220,7 @@ class TrainTask:
                 train_run(run.path, resume, on_episode=progress)
         objective = evaluate_run(run.path)
         if not self.multirun:
-            _write_result(run, {"overrides": [], "status": "done", "objective": objective,
+            run.write_result({"overrides": [], "status": "done", "objective": objective,
                                 "error": None})
         return objective
 
@@ -294,39 +286,20 @@ def _command(config: DictConfig) -> list[str]:
 def write_summary(sweep_dir: Path, command: list[str] | None = None,
                   state: str = "finished") -> dict:
     """Collect every job's ``result.json`` into ``sweep_dir/sweep.json`` and return it."""
+    sweep = SweepDirectory(sweep_dir)
     jobs = []
-    for job_dir in sorted(p for p in sweep_dir.iterdir() if (p / CONFIG_NAME).is_file()):
-        try:
-            result = json.loads((job_dir / RESULT_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            result = {"status": "not started", "objective": None, "overrides": [],
-                      "error": None}
-        episodes = RunDirectory(job_dir).episode_lines()
+    for job_dir in sweep.job_dirs():
+        job = RunDirectory(job_dir)
+        result = job.read_result() or {"status": "not started", "objective": None,
+                                       "overrides": [], "error": None}
         jobs.append({"job": job_dir.name, "run_dir": str(job_dir),
-                     "episodes_done": len(episodes), **result})
+                     "episodes_done": len(job.episode_lines()), **result})
     if command is None:
-        try:
-            command = json.loads((sweep_dir / SUMMARY_NAME).read_text()).get("command", [])
-        except (OSError, ValueError):
-            command = []
+        command = (sweep.read_summary() or {}).get("command", [])
     summary = {"sweep_dir": str(sweep_dir), "command": command, "state": state, "jobs": jobs,
                "failed": sum(j["status"] == "failed" for j in jobs)}
-    atomic_write(sweep_dir / SUMMARY_NAME,
-                 json.dumps(summary, indent=2, allow_nan=False, default=str).encode("utf-8"))
+    sweep.write_summary(summary)
     return summary
-
-
-def _read_result(run: RunDirectory) -> dict:
-    try:
-        return json.loads((run.path / RESULT_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_result(run: RunDirectory, result: dict) -> None:
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-             for k, v in result.items()}
-    atomic_write(run.path / RESULT_NAME, json.dumps(clean, indent=2).encode("utf-8"))
 
 
 def _check_plugins(overrides: list[str]) -> None:

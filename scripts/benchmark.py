@@ -1,6 +1,6 @@
 """Measure retro-gamer on this machine: game, environment, acting, training, time-to-score.
 
-    python scripts/benchmark.py                 # full run (time-to-score trains Snake to completion)
+    python scripts/benchmark.py                 # full run (time-to-score trains Snake fully)
     python scripts/benchmark.py --quick         # seconds: a smoke run for CI
     python scripts/benchmark.py --json out.json --threads 1,2
 
@@ -102,7 +102,7 @@ def default_network(metadata: GameMetadata, n_channels: int, board_size) -> QNet
 
 def acting_rate(create_game, metadata, network: QNetwork, n_games: int, steps: int,
                 rng: random.Random) -> float:
-    """Greedy env steps per second: ``n_games`` games stepped together, one forward pass each turn."""
+    """Greedy env steps per second: ``n_games`` games stepped together, one forward pass a turn."""
     envs = [GameEnvironment(create_game, metadata) for _ in range(n_games)]
     for env in envs:
         env.start()
@@ -115,7 +115,7 @@ def acting_rate(create_game, metadata, network: QNetwork, n_games: int, steps: i
             for i, env in enumerate(envs):
                 boards[i], extras[i] = env.board, env.extras
             actions = network(torch.from_numpy(boards), torch.from_numpy(extras)).argmax(1)
-            for env, action in zip(envs, actions.tolist()):
+            for env, action in zip(envs, actions.tolist(), strict=True):
                 # Greedy policies of an untrained network walk into walls; a few random
                 # turns keep the games going as they would during training.
                 if rng.random() < 0.1:
@@ -218,7 +218,7 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
 
 def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
                   threads: int) -> dict:
-    """Train Snake with what ``retro-gamer create`` writes, to completion; then score it greedily."""
+    """Train Snake with what ``retro-gamer create`` writes, to completion; score it greedily."""
     torch.set_num_threads(threads)
     run = workdir / "time_to_score"
     create_run(GAME, run, {"seed": seed, **overrides})
