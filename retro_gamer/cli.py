@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Python module with create_game(), e.g. retro.examples.snake")
     create.add_argument("--output", required=True, metavar="DIR",
                         help="directory to create for this run")
-    create.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+    create.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                         help="hyperparameter overrides such as gamma=0.95")
     add_hyperparameter_options(create)
 
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Hydra's syntax: bare names set [hyperparameters], game.NAME sets [game].",
         epilog=TRAIN_EXAMPLES + "\n" + hyperparameter_listing(), formatter_class=formatter)
     train.add_argument("run_dir", metavar="RUN_DIR")
-    train.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+    train.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                        help="Hydra overrides, e.g. gamma=0.95 or (with -m) gamma=0.9,0.99")
     train.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue from this checkpoint: 'latest', a name such as "

@@ -340,7 +340,8 @@ class Hyperparameters:
         "walls). Empty: the board as it is.", pattern=r"\S*",
     )
     torch_threads: int = _field(
-        0, "Threads torch may use for training (0 = torch's own default).", lo=0, hi=1024,
+        1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
+        "own choice (all cores).", lo=0, hi=1024,
     )
 
     def __post_init__(self) -> None:

@@ -218,7 +218,8 @@ class TrainTask:
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
                 train_run(run.path, resume, on_episode=progress)
-        objective = evaluate_run(run.path)
+        # eval_episodes = 0 skips the evaluation: such a run has no objective.
+        objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:
             run.write_result({"overrides": [], "status": "done", "objective": objective,
                                 "error": None})

@@ -162,7 +162,8 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     """Train Snake with the default configuration for about ``seconds``; rates and a breakdown."""
     torch.set_num_threads(threads)
     run = workdir / f"train_{threads}_{time.monotonic_ns()}"
-    create_run(GAME, run, {"seed": seed, "checkpoint_every": 10**8, **overrides})
+    create_run(GAME, run, {"seed": seed, "checkpoint_every": 10**8, "torch_threads": threads,
+                           **overrides})
     timers = Timers()
     trainer = open_trainer(run)
     first = {"done": False}
@@ -222,14 +223,14 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
     torch.set_num_threads(threads)
     run = workdir / "time_to_score"
     create_run(GAME, run, {"seed": seed, **overrides})
-    trainer = open_trainer(run)
+    trainer = open_trainer(run)  # torch_threads as create writes it, unless overridden
     start = time.perf_counter()
     result = trainer.train()
     wall = time.perf_counter() - start
     scores = evaluate(run, "final", episodes=eval_episodes, seed=seed + 1)
     return {
         "overrides": overrides,
-        "threads": threads,
+        "threads": torch.get_num_threads(),
         "training_seconds": wall,
         "episodes": result.episodes_done,
         "env_steps": result.env_steps,
@@ -340,9 +341,11 @@ def run(args) -> dict:
         # 4. time to score
         if not args.skip_score:
             overrides = {"training_episodes": 3, "max_turns_per_episode": 100} if quick else {}
+            if args.score_threads:
+                overrides["torch_threads"] = args.score_threads
             results["time_to_score"] = time_to_score(
                 workdir, args.seed, 3 if quick else args.eval_episodes, overrides,
-                args.score_threads or threads[0])
+                args.score_threads or Hyperparameters().torch_threads or threads[0])
 
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = list(os.getloadavg())
@@ -396,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", help="torch thread counts to measure, e.g. 1,2 "
                         "(default: 1 and 2; 1 with --quick)")
     parser.add_argument("--score-threads", type=int,
-                        help="torch threads for the time-to-score run (default: the first)")
+                        help="torch threads for the time-to-score run (default: what create "
+                        "writes, torch_threads)")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 5; 3 quick)")
     parser.add_argument("--parallel-games", type=int, default=16)
     parser.add_argument("--train-seconds", type=float, default=20.0,
