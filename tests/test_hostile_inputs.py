@@ -15,11 +15,8 @@ pickle, lock and crash tests run as real processes.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
-import logging
 import os
 import pickle
 import re
@@ -28,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,8 +32,8 @@ import pytest
 import torch
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from gamekit import corridor_metadata, create_corridor
+from inprocess_cli import run_in_process
 
-from retro_gamer.cli import main
 from retro_gamer.run_dir import LOCK_NAME, RunDirectory
 from retro_gamer.runs import create_run, train_run
 from retro_gamer.trainer import DQNTrainer
@@ -63,51 +59,8 @@ def environment(**extra: str) -> dict:
     return env
 
 
-def process_state() -> tuple:
-    """Process-wide state a command changes: Hydra's run disables every logger, a
-    training sets torch's thread count. This test process keeps its own."""
-    root = logging.getLogger()
-    loggers = {name: (logger.disabled, logger.level)
-               for name, logger in logging.Logger.manager.loggerDict.items()
-               if isinstance(logger, logging.Logger)}
-    torch = sys.modules.get("torch")  # a training's torch_threads is process-wide too
-    return root.level, list(root.handlers), loggers, torch and torch.get_num_threads()
-
-
-def restore_process_state(state: tuple) -> None:
-    level, handlers, loggers, threads = state
-    if threads:
-        sys.modules["torch"].set_num_threads(threads)
-    root = logging.getLogger()
-    root.setLevel(level)
-    root.handlers[:] = handlers
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if isinstance(logger, logging.Logger):
-            logger.disabled, logger.level = loggers.get(name, (False, logger.level))
-
-
 def run_cli(args, cwd: Path) -> subprocess.CompletedProcess:
-    """``retro-gamer ARGS`` through its ``main()`` in this process, with cwd, sys.path and
-    the environment restored afterwards."""
-    out, err = io.StringIO(), io.StringIO()
-    saved_path, saved_env, saved_cwd = list(sys.path), dict(os.environ), os.getcwd()
-    saved_state = process_state()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    except SystemExit as exit_:
-        code = exit_.code
-    except Exception:  # noqa: BLE001 -- what the real command would show as a traceback
-        err.write(traceback.format_exc())
-        code = 1
-    finally:
-        os.chdir(saved_cwd)
-        sys.path[:] = saved_path
-        os.environ.clear()
-        os.environ.update(saved_env)
-        restore_process_state(saved_state)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_in_process(*args, cwd=cwd)
 
 
 def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:

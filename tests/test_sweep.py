@@ -12,18 +12,14 @@ The refused overrides, which stop before anything runs, go through the command's
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
 import json
-import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-import traceback
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +28,10 @@ import pytest
 import tomlkit
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from hydra import compose, initialize_config_dir
+from inprocess_cli import run_in_process
 from omegaconf import OmegaConf
 
 from retro_gamer import overrides as override_rules
-from retro_gamer.cli import main
 from retro_gamer.config import GameMetadata, Hyperparameters
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.run_dir import RunDirectory
@@ -76,54 +72,8 @@ def cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProces
     return finish(start(*args, cwd=cwd, env=env))
 
 
-def process_state() -> tuple:
-    """Process-wide state a command changes: Hydra's run disables every logger, a
-    training sets torch's thread count. This test process keeps its own."""
-    root = logging.getLogger()
-    loggers = {name: (logger.disabled, logger.level)
-               for name, logger in logging.Logger.manager.loggerDict.items()
-               if isinstance(logger, logging.Logger)}
-    torch = sys.modules.get("torch")  # a training's torch_threads is process-wide too
-    return root.level, list(root.handlers), loggers, torch and torch.get_num_threads()
-
-
-def restore_process_state(state: tuple) -> None:
-    level, handlers, loggers, threads = state
-    if threads:
-        sys.modules["torch"].set_num_threads(threads)
-    root = logging.getLogger()
-    root.setLevel(level)
-    root.handlers[:] = handlers
-    for name, logger in logging.Logger.manager.loggerDict.items():
-        if isinstance(logger, logging.Logger):
-            logger.disabled, logger.level = loggers.get(name, (False, logger.level))
-
-
 def cli_in_process(*args, cwd: Path) -> subprocess.CompletedProcess:
-    """``retro-gamer ARGS`` through the same ``main()``, without a process start-up.
-
-    An exception escaping ``main()`` is what the real command would show as a
-    traceback, so it is reported in stderr as one.
-    """
-    out, err = io.StringIO(), io.StringIO()
-    saved_path, saved_env, saved_cwd = list(sys.path), dict(os.environ), os.getcwd()
-    saved_state = process_state()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    except SystemExit as exit_:
-        code = exit_.code
-    except Exception:  # noqa: BLE001 -- reported as the traceback a user would see
-        err.write(traceback.format_exc())
-        code = 1
-    finally:
-        os.chdir(saved_cwd)
-        sys.path[:] = saved_path
-        os.environ.clear()
-        os.environ.update(saved_env)
-        restore_process_state(saved_state)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_in_process(*args, cwd=cwd)
 
 
 def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
