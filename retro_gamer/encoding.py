@@ -72,7 +72,7 @@ class BoardEncoder:
         if out is not None:
             board.fill(0)
         codes = self.codes
-        for x, y, character in _top_characters(game):
+        for (x, y), (_, character) in _top_characters(game).items():
             code = codes.get(character)
             if code is not None:
                 board[y, x] = code
@@ -81,9 +81,10 @@ class BoardEncoder:
         return board
 
 
-def _top_characters(game):
-    """What :func:`visible_characters` yields, for the turn-by-turn encoder: one pass over
-    the agents, single-cell agents without a per-agent position list (about 2x faster)."""
+def _top_characters(game) -> dict:
+    """``{(x, y): (z, character)}`` of what :func:`visible_characters` yields, for the
+    turn-by-turn encoder: one pass over the agents, no per-agent position list for
+    single-cell agents (about 2x faster)."""
     cells: dict[tuple[int, int], tuple[float, str]] = {}
     for agent in game.agents:
         if not getattr(agent, "display", True):
@@ -100,8 +101,7 @@ def _top_characters(game):
             seen = cells.get(position)
             if seen is None or z > seen[0]:
                 cells[position] = (z, get_agent_character(agent, position))
-    for (x, y), (_, character) in cells.items():
-        yield x, y, character
+    return cells
 
 
 def one_hot_spatial(boards: np.ndarray, n_channels: int) -> np.ndarray:
@@ -116,6 +116,16 @@ def one_hot_flat(boards: np.ndarray, n_channels: int) -> np.ndarray:
     return (boards[..., None] == channels).astype(np.float32)
 
 
+def _channel_codes(n_channels: int) -> np.ndarray:
+    codes = _CHANNEL_CODES.get(n_channels)
+    if codes is None:
+        codes = _CHANNEL_CODES[n_channels] = np.arange(1, n_channels + 1, dtype=np.uint8)
+    return codes
+
+
+_CHANNEL_CODES: dict[int, np.ndarray] = {}
+
+
 def observation_vector(
     board: np.ndarray, extras: np.ndarray, n_channels: int, spatial: bool
 ) -> np.ndarray:
@@ -123,13 +133,12 @@ def observation_vector(
     height, width = board.shape
     n = n_channels * height * width
     out = np.empty(n + len(extras), dtype=np.float32)
-    channels = np.arange(1, n_channels + 1, dtype=np.uint8)
-    # Compare straight into the float output: no bool temporary, no concatenation copy.
+    channels = _channel_codes(n_channels)
+    # Written straight into the float output: no concatenation copy.
     if spatial:
-        np.equal(board[None], channels[:, None, None],
-                 out=out[:n].reshape(n_channels, height, width), casting="unsafe")
+        np.copyto(out[:n].reshape(n_channels, height, width),
+                  board[None] == channels[:, None, None])
     else:
-        np.equal(board[..., None], channels, out=out[:n].reshape(height, width, n_channels),
-                 casting="unsafe")
+        np.copyto(out[:n].reshape(height, width, n_channels), board[..., None] == channels)
     out[n:] = extras
     return out
