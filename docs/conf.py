@@ -24,8 +24,8 @@ nitpicky = False
 def _rst_table(header, rows):
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = " ".join("=" * w for w in widths)
-    out = [line, " ".join(str(h).ljust(w) for h, w in zip(header, widths)), line]
-    out += [" ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    out = [line, " ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)), line]
+    out += [" ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     out.append(line)
     return "\n".join(out)
 

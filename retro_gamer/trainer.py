@@ -18,6 +18,8 @@ to the ``on_episode`` callback.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import os
 import random
 import signal
@@ -175,7 +177,7 @@ class DQNTrainer:
                  on_episode: Callable[[EpisodeStats], None] | None = None,
                  **hyperparameters: Any):
         self.create_game = create_game
-        self.metadata = metadata
+        self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
         self.run = RunDirectory(run_dir)
         base = self.run.read_config()[1].to_dict() if self.run.config_path.is_file() else {}
         base.update(hyperparameters)
@@ -195,8 +197,11 @@ class DQNTrainer:
                 f"'retro-gamer train {self.run.path} --resume latest', or train a new run "
                 "in another directory (retro-gamer create --output NEW_DIR)."
             )
-        seed = checkpoint["seed"] if checkpoint else (hp.seed if hp.seed is not None else fresh_seed())
-        hp.seed = seed
+        if checkpoint:
+            hp.seed = checkpoint["seed"]
+        elif hp.seed is None:
+            hp.seed = fresh_seed()
+        seed = hp.seed
         random.seed(seed)
         torch.manual_seed(seed)
         self.np_rng = np.random.default_rng(seed)
@@ -258,7 +263,7 @@ class DQNTrainer:
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
             board, extras = env.board.copy(), env.extras.copy()
-            action = epsilon_greedy(lambda: self._q_values(board, extras), epsilon,
+            action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
             reward, done = env.act(action)
             if env.encoder.unknown:
