@@ -92,6 +92,8 @@ class GameEnvironment:
     # ---------------------------------------------------------------------- compact API
 
     def action_index(self, action: str | int | None) -> int:
+        if type(action) is int and 0 <= action < len(self._keys):  # the common case, first
+            return action
         if action is None:
             return len(self._keys) - 1
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
@@ -143,9 +145,10 @@ class GameEnvironment:
 
     def _encode(self) -> None:
         self.encoder.encode(self.game, out=self.board)
-        state = self.game.state
-        for i, key in enumerate(self.metadata.observe_state):
-            self.extras[i] = _number(state, key, self._module)
+        if self.metadata.observe_state:
+            state = self.game.state
+            for i, key in enumerate(self.metadata.observe_state):
+                self.extras[i] = _number(state, key, self._module)
 
     def _reward_value(self) -> float:
         return _number(self.game.state, self.metadata.reward, self._module)
@@ -153,18 +156,14 @@ class GameEnvironment:
 
 def _number(state, key: str, module: str) -> float:
     try:
-        value = state[key]
+        return float(state[key])  # bools and ints become floats too
     except KeyError:
         raise GameDescriptionError(
             f"The state of {module} has no key '{key}' any more; the description uses it."
         ) from None
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        return float(value)
     except (TypeError, ValueError):
         raise GameDescriptionError(
-            f"The state key '{key}' of {module} holds {value!r}, which is not a number."
+            f"The state key '{key}' of {module} holds {state[key]!r}, which is not a number."
         ) from None
 
 
