@@ -8,7 +8,7 @@ import torch
 from retro_gamer.config import GameMetadata
 from retro_gamer.errors import CheckpointError
 from retro_gamer.networks import QNetwork
-from retro_gamer.run_dir import RunDirectory
+from retro_gamer.run_dir import RunDirectory, check_same_game
 
 
 class GreedyAgent:
@@ -34,16 +34,7 @@ class GreedyAgent:
                 f"{path} does not hold a network retro-gamer can rebuild: "
                 f"{str(error).splitlines()[0]}"
             ) from None
-        if state.get("module") and state["module"] != metadata.module:
-            raise CheckpointError(
-                f"{path} is from the game '{state['module']}', but {run.config_path} plays "
-                f"'{metadata.module}'. Use a checkpoint of this run."
-            )
-        if list(state.get("actions", [])) != list(metadata.actions):
-            raise CheckpointError(
-                f"{path} was trained with actions {state.get('actions')}, but {run.config_path} "
-                f"lists {metadata.actions}."
-            )
+        check_same_game(state, metadata, path)
         metadata.character_set = list(state["character_set"])
         return cls(network, metadata, metadata.character_set)
 

@@ -483,6 +483,20 @@ def _read_json(path: Path):
         return None
 
 
+def check_same_game(state: dict, metadata: GameMetadata, path: Path) -> None:
+    """Refuse a checkpoint whose game or actions differ from the run's, saying why."""
+    if metadata.module and state.get("module") and state["module"] != metadata.module:
+        raise CheckpointError(
+            f"{path} is from the game '{state['module']}', but this run plays "
+            f"'{metadata.module}'. Use a checkpoint of this run."
+        )
+    if list(state.get("actions", [])) != list(metadata.actions):
+        raise CheckpointError(
+            f"{path} was trained with actions {state.get('actions')}, but this run has "
+            f"{metadata.actions}; the network's outputs would not match."
+        )
+
+
 def load_torch_file(path: Path, what: str) -> dict:
     """Load a torch file as data only: a file that would run code is refused unread."""
     import torch  # imported here: commands that never touch a checkpoint start faster

@@ -39,7 +39,7 @@ from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
-from retro_gamer.run_dir import RunDirectory, episode_line
+from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
 
 CHECKPOINT_FORMAT = 1
 
@@ -503,16 +503,7 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
     """Refuse a checkpoint from another game or another network shape, saying why."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was written by an unknown retro-gamer version.")
-    if metadata.module and state.get("module") and state["module"] != metadata.module:
-        raise CheckpointError(
-            f"{path} is from the game '{state['module']}', but this run plays "
-            f"'{metadata.module}'. Resume a checkpoint of this run instead."
-        )
-    if list(state.get("actions", [])) != list(metadata.actions):
-        raise CheckpointError(
-            f"{path} was trained with actions {state.get('actions')}, but this run has "
-            f"{metadata.actions}; the network's outputs would not match."
-        )
+    check_same_game(state, metadata, path)
     network = state.get("network", {})
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
