@@ -72,8 +72,9 @@ def test_registered_snake_id():
     assert obs.dtype == np.float32
 
 
-def test_stable_baselines3_dqn_trains_on_the_adapter(game_project):
+def test_stable_baselines3_dqn_trains_on_the_adapter(game_project, tmp_path, monkeypatch):
     sb3 = pytest.importorskip("stable_baselines3")
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "sb3"))  # else SB3 logs into /tmp
     env = RetroGameEnv(game_project().module, max_turns_per_episode=40)
     model = sb3.DQN("MlpPolicy", env, learning_starts=50, buffer_size=500, batch_size=16,
                     policy_kwargs={"net_arch": [16]}, seed=0, verbose=0)
