@@ -38,7 +38,8 @@ def parse(overrides: Sequence[str]) -> list[Override]:
         first = str(error).splitlines()[0]
         raise ConfigError(
             f"{first}. Overrides look like name=value (gamma=0.95), or name=a,b for a sweep "
-            "with -m."
+            "with -m. Quote a value with characters such as < > ^ or spaces, e.g. "
+            "\"center_on='<>^v'\"."
         ) from None
 
 

@@ -97,6 +97,8 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     if not multirun:
         if task.error is not None:
             raise task.error
+        if not (cfg or info):
+            _print_run_result(run, console)
         return 0
     summary = SweepSummary.last
     if summary is None:  # pragma: no cover - Hydra always calls the callback
@@ -136,6 +138,16 @@ def find_unfinished_sweep(run: RunDirectory, overrides: list[str]) -> Path | Non
                 job.get("status") != "done" for job in summary.get("jobs", [])):
             return folder.resolve()
     return None
+
+
+def _print_run_result(run: RunDirectory, console: Console) -> None:
+    result = run.read_result() or {}
+    episodes = len(run.episode_lines())
+    objective = result.get("objective")
+    score = ("" if objective is None else
+             f" Greedy play after training: mean return {objective:g}.")
+    console.print(f"Trained {episodes} episodes.{score} Watch the agent: retro-gamer play "
+                  f"{run.path}", highlight=False, soft_wrap=True)
 
 
 def task_overrides(overrides: list[str]) -> list[str]:
