@@ -12,6 +12,7 @@ Import them with ``from conftest import CHAR_GAME_SOURCE`` to write variants.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import sys
@@ -168,3 +169,17 @@ def game_project(tmp_path, monkeypatch):
     for module in made:
         for name in [n for n in sys.modules if n == module or n.startswith(module + ".")]:
             del sys.modules[name]
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Train tiny test networks on one torch thread (fastest, and steady on a busy machine),
+    restoring the process's thread count afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

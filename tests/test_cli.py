@@ -7,7 +7,6 @@ emulator answers (blessed asks before drawing and waits seconds for a reply).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import tomlkit
-import torch
+from conftest import one_torch_thread
 from gamekit import CORRIDOR_PYPROJECT, ENDLESS_SOURCE, GAMES_SOURCE, write_project
 
 from retro_gamer.run_dir import RunDirectory
@@ -90,17 +89,6 @@ def assert_clean_error(result: subprocess.CompletedProcess, *fragments: str) -> 
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    """Tiny networks train fastest on one thread (and stay fast on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def config(run_dir: Path) -> dict:

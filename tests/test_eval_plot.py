@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import one_torch_thread
 from matplotlib.image import imread
 
 from retro_gamer.cli import main
@@ -29,12 +29,8 @@ def trained(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("evalplot") / "snake"
     create_run("retro.examples.snake", run, {**TINY, "training_episodes": 4,
                                              "checkpoint_every": 2, "seed": 11})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         train_run(run)
-    finally:
-        torch.set_num_threads(threads)
     return run
 
 

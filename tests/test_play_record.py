@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-import torch
+from conftest import one_torch_thread
 
 from retro_gamer.cli import main
 from retro_gamer.record import AsciicastWriter, read_cast
@@ -29,12 +29,8 @@ TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200
 def trained(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("play") / "snake"
     create_run("retro.examples.snake", run, {**TINY, "training_episodes": 2, "seed": 2})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         train_run(run)
-    finally:
-        torch.set_num_threads(threads)
     return run
 
 

@@ -7,7 +7,6 @@ live display must appear; everything else runs in-process through
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-import torch
+from conftest import one_torch_thread
 from rich.console import Console
 
 from retro_gamer.cli import build_parser, main
@@ -34,16 +33,6 @@ ANSI = re.compile(r"\x1bP.*?\x1b\\|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\
 BRAILLE = re.compile("[\u2801-\u28ff]")
 TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200,
         "max_turns_per_episode": 25, "eval_episodes": 1, "device": "cpu", "torch_threads": 1}
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

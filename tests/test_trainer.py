@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tomlkit
 import torch
+from conftest import one_torch_thread
 from gamekit import (
     CORRIDOR_PYPROJECT,
     CORRIDOR_WIDTH,
@@ -39,12 +40,9 @@ TINY = dict(
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks train fastest on one thread, and stay fast on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread():
+    with one_torch_thread():
+        yield
 
 
 def episode_lines(run_dir: Path) -> list[str]:
