@@ -23,22 +23,20 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from cli_runners import finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from gamekit import corridor_metadata, create_corridor
-from inprocess_cli import run_in_process
 
 from retro_gamer.run_dir import LOCK_NAME, RunDirectory
 from retro_gamer.runs import create_run, train_run
 from retro_gamer.trainer import DQNTrainer
 
-CLI = [sys.executable, "-m", "retro_gamer.cli"]
 SNAKE = "retro.examples.snake"
 TINY = {"training_episodes": 2, "memory_capacity": 200, "batch_size": 8, "layer_size": 16,
         "n_layers": 1, "eval_episodes": 1, "max_turns_per_episode": 50, "train_every": 4,
@@ -51,26 +49,14 @@ TINY_OPTIONS = ["--training-episodes", "2", "--memory-capacity", "200", "--batch
 # ------------------------------------------------------------------------- helpers
 
 
-def environment(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RETRO_GAMER_DEBUG", "HYDRA_FULL_ERROR")}
-    env["COLUMNS"] = "200"
-    env.update(extra)
-    return env
 
 
 def run_cli(args, cwd: Path) -> subprocess.CompletedProcess:
     return run_in_process(*args, cwd=cwd)
 
 
-def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *map(str, args)], cwd=cwd, env=env or environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
-    out, err = process.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,9 +25,9 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from cli_runners import environment, finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from hydra import compose, initialize_config_dir
-from inprocess_cli import run_in_process
 from omegaconf import OmegaConf
 
 from retro_gamer import overrides as override_rules
@@ -37,7 +36,6 @@ from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.run_dir import RunDirectory
 from retro_gamer.sweep import values_from
 
-CLI = [sys.executable, "-m", "retro_gamer.cli"]
 CONF = Path(__file__).resolve().parents[1] / "retro_gamer" / "conf"
 # Two short Snake episodes with a tiny network: about a second of training.
 TINY = ["--training-episodes", "2", "--memory-capacity", "200", "--batch-size", "8",
@@ -50,22 +48,10 @@ EPISODE = re.compile(r"^\[EP (\d{4})\] total_reward=\S+ steps=\d+ epsilon=\S+ av
 # ------------------------------------------------------------------------- helpers
 
 
-def environment(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RETRO_GAMER_DEBUG", "HYDRA_FULL_ERROR")}
-    env["COLUMNS"] = "200"
-    env.update(extra)
-    return env
 
 
-def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *map(str, args)], cwd=cwd, env=env or environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(process: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
-    out, err = process.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -1,7 +1,7 @@
-"""Running ``retro-gamer`` through its ``main()`` inside the test process.
+"""Running ``retro-gamer`` in tests: as a real subprocess, or through ``main()`` in-process.
 
-Much faster than a subprocess (no torch import per command), for tests that
-check many inputs. Everything a command changes process-wide -- cwd,
+The in-process runner is much faster (no torch import per command), for tests
+that check many inputs. Everything a command changes process-wide -- cwd,
 ``sys.path``, the environment, the loggers Hydra disables, torch's thread
 count -- is restored afterwards, and an exception escaping ``main()`` is
 reported in stderr as the traceback a user would see.
@@ -65,3 +65,26 @@ def run_in_process(*args, cwd: Path) -> subprocess.CompletedProcess:
         os.environ.update(saved_env)
         restore_process_state(saved_state)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+CLI = [sys.executable, "-m", "retro_gamer.cli"]
+
+
+def environment(**extra: str) -> dict:
+    """The environment for a real command: no debug switches, a wide terminal."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RETRO_GAMER_DEBUG", "HYDRA_FULL_ERROR")}
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """``retro-gamer ARGS`` as a real process, running in the background."""
+    return subprocess.Popen([*CLI, *map(str, args)], cwd=cwd, env=env or environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
