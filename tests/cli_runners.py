@@ -88,3 +88,10 @@ def start(*args, cwd: Path, env: dict | None = None) -> subprocess.Popen:
 def finish(process: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
     out, err = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def run_captured(capsys, *args) -> tuple[int, str, str]:
+    """``retro-gamer ARGS`` through ``main()``, with pytest's ``capsys`` catching the output."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err

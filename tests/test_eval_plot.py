@@ -10,10 +10,10 @@ import struct
 from pathlib import Path
 
 import pytest
+from cli_runners import run_captured
 from conftest import one_torch_thread
 from matplotlib.image import imread
 
-from retro_gamer.cli import main
 from retro_gamer.evaluation import evaluate, summarize
 from retro_gamer.plot import RUN_SIZE, SWEEP_SIZE
 from retro_gamer.run_dir import RunDirectory, atomic_write
@@ -35,9 +35,7 @@ def trained(tmp_path_factory) -> Path:
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_captured(capsys, *args)
 
 
 # ------------------------------------------------------------------ statistics

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from cli_runners import run_captured
 from conftest import one_torch_thread
 from rich.console import Console
 
-from retro_gamer.cli import build_parser, main
+from retro_gamer.cli import build_parser
 from retro_gamer.progress import TrainingProgress, braille_chart, moving_average, sparkline
 from retro_gamer.run_dir import RunDirectory, atomic_write
 from retro_gamer.runs import create_run, train_run
@@ -48,9 +49,7 @@ def trained(tmp_path_factory) -> Path:
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_captured(capsys, *args)
 
 
 # ------------------------------------------------------------------ live display
