@@ -335,9 +335,10 @@ class Hyperparameters:
         "board in 3x3 patches (for the large egocentric view).", lo=1, hi=3,
     )
     center_on: str = _field(
-        "", "Characters that mark the player, e.g. '<>^v' for Snake's head: the CNN sees "
-        "the board re-centred on the player (an egocentric view, off-board cells as "
-        "walls). Empty: the board as it is.", pattern=r"\S*",
+        "", "Where the CNN's view is centred: 'auto' finds the player (the agents that "
+        "handle keystrokes) and shows the board re-centred on it, an egocentric view "
+        "with off-board cells as walls; characters such as '<>^v' (Snake's head) name "
+        "the player explicitly; empty shows the board as it is.", pattern=r"\S*",
     )
     torch_threads: int = _field(
         1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
@@ -384,6 +385,8 @@ class Hyperparameters:
 HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 
 # Fields whose change alters the network's shape: refused on a run with checkpoints.
+AUTO = "auto"  # center_on: find the player by itself
+
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on")
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from retro.game import agent_occupied_positions
 from retro.input import ProgrammaticInput
+from retro.views._util import get_agent_character
 
 from retro_gamer.config import GameMetadata
 from retro_gamer.encoding import BoardEncoder, observation_vector, visible_characters
@@ -167,12 +169,11 @@ def _number(state, key: str, module: str) -> float:
         ) from None
 
 
-def discover_characters(
+def random_play(
     create_game: Callable[[], Any], actions: Sequence[str], turns: int, rng: random.Random
-) -> list[str]:
-    """Play ``turns`` random turns (new games as needed) and return the characters seen, sorted."""
+) -> Iterator[Any]:
+    """Play ``turns`` random turns (new games as needed), yielding the game after each change."""
     keys = [*actions, None]
-    seen: set[str] = set()
     source = ProgrammaticInput()
     game = None
     for _ in range(turns):
@@ -180,7 +181,7 @@ def discover_characters(
             game = make_game(create_game)
             game.input_source, game.view = source, None
             game.start()
-            seen.update(c for _, _, c in visible_characters(game))
+            yield game
         source.press(rng.choice(keys))
         try:
             game.step()
@@ -188,6 +189,35 @@ def discover_characters(
             raise GameCrashed(
                 f"The game raised {type(error).__name__} while exploring its characters: {error}"
             ) from error
+        yield game
+
+
+def discover_characters(
+    create_game: Callable[[], Any], actions: Sequence[str], turns: int, rng: random.Random
+) -> list[str]:
+    """Play ``turns`` random turns and return the characters seen, sorted."""
+    seen: set[str] = set()
+    for game in random_play(create_game, actions, turns, rng):
         seen.update(c for _, _, c in visible_characters(game))
     seen.discard(" ")
     return sorted(seen)
+
+
+def discover_player_characters(
+    create_game: Callable[[], Any], actions: Sequence[str], turns: int, rng: random.Random
+) -> list[str]:
+    """The characters only the player shows, seen over ``turns`` random turns, sorted.
+
+    The player is what retro sends keystrokes to: the agents with a
+    ``handle_keystroke`` method. A character that another agent shows as well is
+    left out, since it would not say where the player is.
+    """
+    player: set[str] = set()
+    others: set[str] = set()
+    for game in random_play(create_game, actions, turns, rng):
+        for agent in game.agents:
+            if getattr(agent, "display", True):
+                for position in agent_occupied_positions(agent):
+                    character = get_agent_character(agent, position)
+                    (player if hasattr(agent, "handle_keystroke") else others).add(character)
+    return sorted(player - others - {" "})

@@ -75,7 +75,13 @@ class QNetwork(nn.Module):
         self.center_on = center_on
         self.center_codes = tuple(int(c) for c in center_codes)
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
-        self.register_buffer("codes", torch.tensor(codes, dtype=torch.uint8), persistent=False)
+        # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
+        # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
+        # in one pass, already in the channels-last layout the convolutions run fastest in on
+        # CPU; comparing against every code costs about twice as much (docs/benchmarks.md).
+        one_hot_table = torch.zeros(256, len(codes))
+        one_hot_table[codes, torch.arange(len(codes))] = 1.0
+        self.register_buffer("one_hot_table", one_hot_table, persistent=False)
         table = torch.zeros(256, dtype=torch.bool)
         table[list(self.center_codes)] = True
         self.register_buffer("player_table", table, persistent=False)
@@ -86,7 +92,7 @@ class QNetwork(nn.Module):
                 nn.Conv2d(self.CONV1, self.CONV2, 3, stride=2, padding=1),
                 nn.ReLU(),
                 nn.Flatten(),
-            )
+            ).to(memory_format=torch.channels_last)
             h, w = self.feature_grid()
             n_features = self.CONV2 * h * w
         else:
@@ -148,16 +154,25 @@ class QNetwork(nn.Module):
         index = (rows * stride + cols)[:, None] + offsets
         return padded.view(n, -1).gather(1, index).view(n, 2 * height - 1, 2 * width - 1)
 
-    def one_hot(self, boards: torch.Tensor) -> torch.Tensor:
-        """``(B, H, W)`` uint8 indices to float one-hot, ``(B, C, H, W)`` or ``(B, H, W, C)``."""
-        if self.spatial:
-            return (boards.unsqueeze(1) == self.codes.view(1, -1, 1, 1)).float()
-        return (boards.unsqueeze(-1) == self.codes).float()
+    def encode(self, boards: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W)`` uint8 boards to the network's float input.
 
-    def forward(self, boards: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
+        Spatial: one-hot ``(B, C, H, W)`` (channels-last in memory) of the board or
+        of its egocentric view. Flat: one-hot ``(B, H, W, C)``. Networks with the
+        same :meth:`shape_signature` share an encoding, so the trainer encodes a
+        batch of next boards once for both the online and the target network.
+        """
         if self.center_codes:
             boards = self.recentre(boards)
-        features = self.features(self.one_hot(boards))
+        one_hot = self.one_hot_table[boards.long()]
+        return one_hot.permute(0, 3, 1, 2) if self.spatial else one_hot
+
+    def forward(self, boards: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
+        return self.q_values(self.encode(boards), extras)
+
+    def q_values(self, encoded: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
+        """Q-values from an :meth:`encode`-d batch."""
+        features = self.features(encoded)
         if self.n_extras:
             features = torch.cat([features, extras], dim=1)
         out = self.head(features)
@@ -175,7 +190,7 @@ class QNetwork(nn.Module):
         sig = self.shape_signature()
         sig["n_channels"] = n_channels
         sig["board_size"] = tuple(sig["board_size"])
-        wider = QNetwork(**sig).to(self.codes.device)
+        wider = QNetwork(**sig).to(self.one_hot_table.device)
         state = self.state_dict()
         old = self.n_channels
         if self.spatial:
@@ -229,7 +244,11 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
     )
     if network.center_codes:
         vh, vw = network.view_size
-        lines.append(f"  egocentric view: the board re-centred on {network.center_on!r}, "
+        player = "".join(character_set[code - 1] for code in network.center_codes
+                         if 0 < code <= len(character_set))
+        found = " (found: the characters of the agents that take keystrokes)" \
+            if network.center_on == "auto" else ""
+        lines.append(f"  egocentric view: the board re-centred on {player!r}{found}, "
                      f"{vw}x{vh} cells, off-board cells as a wall channel")
         height, width, c = vh, vw, c + 1
     if network.spatial:

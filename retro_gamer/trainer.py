@@ -34,8 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
-from retro_gamer.env import GameEnvironment
+from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
+from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
@@ -213,6 +213,8 @@ class DQNTrainer:
         metadata = self.metadata
         if checkpoint:
             metadata.character_set = list(checkpoint["character_set"])
+        network = checkpoint["network"] if checkpoint else {}
+        self.resumed_center_codes = network.get("center_codes")
         self.env = GameEnvironment(self.create_game, metadata,
                                    exploration_turns=hp.exploration_turns,
                                    rng=random.Random(seed))
@@ -307,10 +309,12 @@ class DQNTrainer:
         batch = self._to_device(self.replay.sample(hp.batch_size, progress))
         q = self.network(batch.boards, batch.extras).gather(1, batch.actions[:, None]).squeeze(1)
         with torch.no_grad():
-            next_actions = (self.network(batch.next_boards, batch.next_extras).argmax(dim=1)
+            # Both networks have one signature, so the next boards are encoded once.
+            next_encoded = self.network.encode(batch.next_boards)
+            next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
                             if hp.double_dqn else None)
             targets = td_targets(batch.rewards, batch.dones,
-                                 self.target(batch.next_boards, batch.next_extras),
+                                 self.target.q_values(next_encoded, batch.next_extras),
                                  hp.gamma ** hp.n_step, next_actions)
         losses = F.smooth_l1_loss(q, targets, reduction="none")
         loss = (losses * batch.weights).mean()
@@ -345,16 +349,31 @@ class DQNTrainer:
         self.optimizer = _adam(self.network.parameters(), hp.learning_rate, self.device)
 
     def _center_codes(self) -> list[int]:
-        """Board codes of ``center_on``'s characters (refused when the game never shows one)."""
-        codes = self.env.encoder.codes
-        missing = [c for c in self.hp.center_on if c not in codes]
+        """Board codes of the characters the egocentric view centres on (none: no such view).
+
+        ``center_on = "auto"`` looks for the player (the agents retro sends keystrokes
+        to) over ``exploration_turns`` random turns; a resumed run keeps the codes its
+        checkpoint was trained with. Explicit characters must be in the character set.
+        """
+        hp, codes = self.hp, self.env.encoder.codes
+        if hp.center_on == AUTO:
+            if not self.metadata.spatial:
+                return []
+            if self.resumed_center_codes is not None:
+                return list(self.resumed_center_codes)
+            found = discover_player_characters(self.create_game, self.metadata.actions,
+                                               max(hp.exploration_turns, 200),
+                                               random.Random(hp.seed ^ 0xCE27))
+            return [codes[c] for c in found if c in codes]
+        missing = [c for c in hp.center_on if c not in codes]
         if missing:
             raise ConfigError(
                 f"center_on lists {''.join(missing)!r}, which is not in the game's character set "
-                f"{self.env.character_set!r}; name the characters that mark the player.")
-        if self.hp.center_on and not self.metadata.spatial:
+                f"{self.env.character_set!r}; name the characters that mark the player, or use "
+                f"center_on=auto.")
+        if hp.center_on and not self.metadata.spatial:
             raise ConfigError("center_on needs a spatial game (spatial = true).")
-        return [codes[c] for c in self.hp.center_on]
+        return [codes[c] for c in hp.center_on]
 
     def _signature(self) -> dict:
         sig = self.network.shape_signature()

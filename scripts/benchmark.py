@@ -18,7 +18,9 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -244,6 +246,46 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
     }
 
 
+def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
+                 eval_episodes: int) -> dict:
+    """Train Snake with ``preset=NAME`` as a user would, for at most ``minutes``; score it.
+
+    ``retro-gamer train RUN preset=NAME`` runs as a subprocess; when the budget is spent
+    it gets Ctrl+C (SIGINT), finishes its episode, saves and stops, and the newest
+    checkpoint is evaluated greedily.
+    """
+    run = workdir / f"preset_{preset}"
+    create_run(GAME, run, {"seed": seed})
+    command = [sys.executable, "-c", "from retro_gamer.cli import main; main()",
+               "train", str(run), f"preset={preset}"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        _, errors = process.communicate(timeout=minutes * 60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate()
+    wall = time.perf_counter() - start
+    if process.returncode not in (0, 130):
+        raise RuntimeError(f"training with preset={preset} failed: {errors[-2000:]}")
+    episodes = [line for line in (run / "training.log").read_text().splitlines()
+                if line.startswith("[EP ")]
+    scores = evaluate(run, "latest", episodes=eval_episodes, seed=seed + 1)
+    return {
+        "preset": preset,
+        "budget_minutes": minutes,
+        "training_seconds": wall,
+        "finished": process.returncode == 0,
+        "episodes": len(episodes),
+        "eval_episodes": scores.episodes,
+        "mean_score": scores.mean,
+        "median_score": scores.median,
+        "max_score": scores.maximum,
+        "ci95": scores.ci95,
+    }
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -273,6 +315,12 @@ def run(args) -> dict:
         [1] if quick else [1, 2])
     repeats = args.repeats or (3 if quick else 5)
     results: dict = {"quick": quick, "repeats": repeats, "machine": machine_info(threads)}
+    if args.only_preset:
+        with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp:
+            results["preset_score"] = preset_score(
+                Path(tmp), args.preset, args.minutes, args.seed, args.eval_episodes)
+        results["machine"]["load_average_end"] = list(os.getloadavg())
+        return results
     from retro.examples.snake import create_game
 
     metadata = GameMetadata.from_pyproject(GAME)
@@ -352,21 +400,17 @@ def run(args) -> dict:
                 workdir, args.seed, 3 if quick else args.eval_episodes, overrides,
                 args.score_threads or Hyperparameters().torch_threads or threads[0])
 
+        # 5. a preset within a wall-clock budget
+        if args.preset:
+            results["preset_score"] = preset_score(
+                workdir, args.preset, args.minutes, args.seed, args.eval_episodes)
+
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = list(os.getloadavg())
     return results
 
 
-def show(results: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    m = results["machine"]
-    console.print(f"[bold]retro-gamer benchmark[/] on {m['processor']}, {m['cpu_count']} CPUs, "
-                  f"torch {m['torch']}, device {m['device']}"
-                  + (" (quick)" if results["quick"] else ""))
-    table = Table("measure", "value", "note")
+def add_rate_rows(table, results: dict) -> None:
     e = results["env"]
     table.add_row("Snake game.step()", f"{e['raw_game_step_per_s']:,.0f}/s", "raw, no encoding")
     table.add_row("GameEnvironment.step", f"{e['env_step_per_s']:,.0f}/s",
@@ -394,6 +438,27 @@ def show(results: dict) -> None:
         table.add_row(f"greedy score, {s['eval_episodes']} episodes",
                       f"mean {s['mean_score']:.1f}",
                       f"median {s['median_score']:.1f}, max {s['max_score']:.0f}")
+
+
+def show(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = results["machine"]
+    console.print(f"[bold]retro-gamer benchmark[/] on {m['processor']}, {m['cpu_count']} CPUs, "
+                  f"torch {m['torch']}, device {m['device']}"
+                  + (" (quick)" if results["quick"] else ""))
+    table = Table("measure", "value", "note")
+    if "env" in results:
+        add_rate_rows(table, results)
+    p = results.get("preset_score")
+    if p:
+        done = "all episodes" if p["finished"] else "stopped at the budget"
+        table.add_row(f"preset={p['preset']}: training", f"{p['training_seconds'] / 60:,.1f} min",
+                      f"{p['episodes']} episodes ({done}; budget {p['budget_minutes']:g} min)")
+        table.add_row(f"greedy score, {p['eval_episodes']} episodes", f"mean {p['mean_score']:.1f}",
+                      f"median {p['median_score']:.1f}, max {p['max_score']:.0f}")
     console.print(table)
 
 
@@ -416,8 +481,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
                         help="also measure the previous defaults' training rate (default: "
                         "on, off with --quick)")
+    parser.add_argument("--preset", help="also train Snake with this preset (e.g. snake) "
+                        "for at most --minutes and score it")
+    parser.add_argument("--minutes", type=float, default=60.0,
+                        help="wall-clock budget of the --preset run (default 60)")
+    parser.add_argument("--only-preset", action="store_true",
+                        help="measure only the --preset run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.only_preset and not args.preset:
+        parser.error("--only-preset needs --preset NAME")
     if args.baseline is None:
         args.baseline = not args.quick
     results = run(args)

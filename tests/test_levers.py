@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 from gamekit import corridor_metadata, create_corridor
+from retro.game import Game
 
+from retro_gamer.env import discover_player_characters
 from retro_gamer.errors import ConfigError
+from retro_gamer.games import find_create_game
 from retro_gamer.networks import QNetwork
 from retro_gamer.trainer import DQNTrainer, NStepQueue, TrainingInterrupted, td_targets
 
@@ -61,7 +66,7 @@ def test_dueling_head_centres_the_advantages():
     net = QNetwork(2, (4, 3), 0, 3, 1, 8, True, dueling=True)
     boards = torch.randint(0, 3, (4, 3, 4), dtype=torch.uint8)
     q = net(boards, torch.zeros(4, 0))
-    out = net.head(net.features(net.one_hot(boards)))
+    out = net.head(net.features(net.encode(boards)))
     torch.testing.assert_close(q.mean(dim=1), out[:, -1])
 
 
@@ -74,6 +79,50 @@ def test_center_on_must_name_characters_of_the_game(tmp_path):
         DQNTrainer(create_corridor, corridor_metadata(), tmp_path / "s", center_on="@ G")
 
 
+ARROWS = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]
+
+
+class Mover:
+    """A player: retro sends it keystrokes."""
+
+    name, character, position = "mover", "@", (0, 0)
+
+    def handle_keystroke(self, keystroke, game):
+        x, y = self.position
+        self.position = (min(x + 1, 4), y) if keystroke.name == "KEY_RIGHT" else (x, y)
+
+
+class Rock:
+    def __init__(self, name, character, position):
+        self.name, self.character, self.position = name, character, position
+
+
+def test_auto_centre_finds_the_agents_that_take_keystrokes():
+    snake = find_create_game("retro.examples.snake")
+    # Snake's head turns into '<', '>', '^' or 'v'; the apple '@' and the body '*' take no keys.
+    assert discover_player_characters(snake, ARROWS, 200, random.Random(1)) == list("<>^v")
+    assert discover_player_characters(create_corridor, ["KEY_RIGHT"], 5, random.Random(1)) == ["@"]
+
+    def twins():  # another agent shows the player's '@': it cannot say where the player is
+        return Game([Mover(), Rock("twin", "@", (4, 2)), Rock("rock", "#", (2, 2))], {"s": 0},
+                    board_size=(5, 3))
+
+    assert discover_player_characters(twins, ARROWS, 10, random.Random(1)) == []
+
+
+def test_auto_centre_trains_around_the_player(tmp_path):
+    spatial = DQNTrainer(create_corridor, corridor_metadata(spatial=True), tmp_path / "s",
+                         training_episodes=1, center_on="auto", device="cpu")
+    spatial.train()
+    assert spatial.network.center_codes == (spatial.env.encoder.codes["@"],)
+    assert "re-centred" in (tmp_path / "s" / "training.log").read_text(encoding="utf-8")
+    # A flat (non-spatial) game has no view to centre: auto leaves it alone.
+    flat = DQNTrainer(create_corridor, corridor_metadata(spatial=False), tmp_path / "f",
+                      training_episodes=1, center_on="auto", device="cpu")
+    flat.train()
+    assert flat.network.center_codes == ()
+
+
 def final_log_and_weights(run):
     text = (run / "training.log").read_text(encoding="utf-8").splitlines()
     lines = [line for line in text if line.startswith("[EP ")]
@@ -82,7 +131,7 @@ def final_log_and_weights(run):
 
 @pytest.mark.parametrize("spatial", [True, False])
 def test_every_lever_resumes_exactly(tmp_path, spatial):
-    extra = {"center_on": "@", "first_conv_stride": 3} if spatial else {}
+    extra = {"center_on": "auto", "first_conv_stride": 3} if spatial else {}
     metadata = corridor_metadata(spatial=spatial)
     DQNTrainer(create_corridor, metadata, tmp_path / "whole", training_episodes=8,
                checkpoint_every=4, seed=11, **LEVERS, **extra).train()
