@@ -340,6 +340,12 @@ class Hyperparameters:
         "with off-board cells as walls; characters such as '<>^v' (Snake's head) name "
         "the player explicitly; empty shows the board as it is.", pattern=r"\S*",
     )
+    local_view: int = _field(
+        0, "With an egocentric view: the radius of a window around the player that the "
+        "MLP head also sees cell by cell (3: the 7x7 cells around it), so what is right "
+        "next to the player is exact whatever the CNN's strides. 0: no window.",
+        lo=0, hi=15,
+    )
     torch_threads: int = _field(
         1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
         "own choice (all cores).", lo=0, hi=1024,
@@ -387,7 +393,8 @@ HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 # Fields whose change alters the network's shape: refused on a run with checkpoints.
 AUTO = "auto"  # center_on: find the player by itself
 
-SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on")
+SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
+                "local_view")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

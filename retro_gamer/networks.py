@@ -59,6 +59,7 @@ class QNetwork(nn.Module):
         dueling: bool = False,
         center_on: str = "",
         center_codes: tuple[int, ...] | list[int] = (),
+        local_view: int = 0,
     ):
         super().__init__()
         if center_codes and not spatial:
@@ -74,6 +75,7 @@ class QNetwork(nn.Module):
         self.dueling = dueling
         self.center_on = center_on
         self.center_codes = tuple(int(c) for c in center_codes)
+        self.local_view = local_view if self.center_codes else 0
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
         # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
@@ -94,7 +96,7 @@ class QNetwork(nn.Module):
                 nn.Flatten(),
             ).to(memory_format=torch.channels_last)
             h, w = self.feature_grid()
-            n_features = self.CONV2 * h * w
+            n_features = self.CONV2 * h * w + self.local_inputs(len(codes))
         else:
             self.features = nn.Flatten()
             n_features = self.height * self.width * n_channels
@@ -108,6 +110,18 @@ class QNetwork(nn.Module):
         if self.center_codes:
             return 2 * self.height - 1, 2 * self.width - 1
         return self.height, self.width
+
+    def local_window(self) -> tuple[int, int]:
+        """Height and width of the full-resolution window around the player (0, 0: none)."""
+        if not self.local_view:
+            return 0, 0
+        h, w = self.view_size
+        return 2 * min(self.local_view, h // 2) + 1, 2 * min(self.local_view, w // 2) + 1
+
+    def local_inputs(self, n_codes: int) -> int:
+        """Inputs of the window around the player: its cells times the codes."""
+        wh, ww = self.local_window()
+        return wh * ww * n_codes
 
     def feature_grid(self) -> tuple[int, int]:
         """Height and width of the second convolution's output."""
@@ -130,6 +144,7 @@ class QNetwork(nn.Module):
             "dueling": self.dueling,
             "center_on": self.center_on,
             "center_codes": list(self.center_codes),
+            "local_view": self.local_view,
         }
 
     def recentre(self, boards: torch.Tensor) -> torch.Tensor:
@@ -173,6 +188,12 @@ class QNetwork(nn.Module):
     def q_values(self, encoded: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
         """Q-values from an :meth:`encode`-d batch."""
         features = self.features(encoded)
+        if self.local_view:
+            # The cells around the player, exactly, beside what the strided CNN makes of them.
+            (h, w), (wh, ww) = self.view_size, self.local_window()
+            top, left = h // 2 - wh // 2, w // 2 - ww // 2
+            window = encoded[:, :, top:top + wh, left:left + ww]
+            features = torch.cat([features, window.flatten(1)], dim=1)
         if self.n_extras:
             features = torch.cat([features, extras], dim=1)
         out = self.head(features)
@@ -202,6 +223,17 @@ class QNetwork(nn.Module):
             if extra:
                 grown[:, -1] = weight[:, -1]
             state["features.0.weight"] = grown
+            if self.local_view:  # the window's inputs, channel by channel, wall last
+                head = state["head.0.weight"]
+                cells = self.local_inputs(1)
+                n_cnn = head.shape[1] - self.local_inputs(old + extra)
+                local = head[:, n_cnn:].reshape(head.shape[0], old + extra, cells)
+                wide = torch.zeros(head.shape[0], n_channels + extra, cells, dtype=head.dtype)
+                wide[:, :old] = local[:, :old]
+                if extra:
+                    wide[:, -1] = local[:, -1]
+                state["head.0.weight"] = torch.cat(
+                    [head[:, :n_cnn], wide.reshape(head.shape[0], -1)], dim=1)
         else:
             weight = state["head.0.weight"]
             board_inputs = self.height * self.width * old
@@ -251,6 +283,10 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         lines.append(f"  egocentric view: the board re-centred on {player!r}{found}, "
                      f"{vw}x{vh} cells, off-board cells as a wall channel")
         height, width, c = vh, vw, c + 1
+        if network.local_view:
+            wh, ww = network.local_window()
+            lines.append(f"  local window: the {ww}x{wh} cells around the player, one-hot, "
+                         f"straight to the MLP head ({network.local_inputs(c)} inputs)")
     if network.spatial:
         s1 = network.first_conv_stride
         h1, w1 = math.ceil(height / s1), math.ceil(width / s1)

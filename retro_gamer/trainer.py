@@ -341,8 +341,8 @@ class DQNTrainer:
         self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
                                 md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
                                 first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
-                                center_on=hp.center_on, center_codes=self._center_codes()
-                                ).to(self.device)
+                                center_on=hp.center_on, center_codes=self._center_codes(),
+                                local_view=hp.local_view).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)

@@ -61,6 +61,28 @@ def test_egocentric_view_puts_the_player_in_the_middle_and_walls_outside():
         assert torch.equal(wider(boards, torch.zeros(2, 0)), net(boards, torch.zeros(2, 0)))
 
 
+def test_local_window_feeds_the_cells_around_the_player_to_the_head():
+    net = QNetwork(3, (5, 3), 0, 5, 1, 8, True, center_on="x", center_codes=[3], local_view=1)
+    assert net.local_window() == (3, 3)
+    boards = torch.zeros(2, 3, 5, dtype=torch.uint8)
+    boards[:, 1, 1] = 3  # the player
+    boards[0, 1, 2] = 1  # a '1' right of the player on the first board only
+    encoded = net.encode(boards)
+    h, w = net.view_size
+    features = net.features(encoded)
+    net.head = torch.nn.Sequential(torch.nn.Identity())
+    window = net.q_values(encoded, torch.zeros(2, 0))[:, features.shape[1]:]
+    seen = window.view(2, 4, 3, 3)  # codes 1, 2, 3 and the wall, 3x3 cells each
+    assert seen[0, 0, 1, 2] == 1 and seen[1, 0].sum() == 0  # the '1' right of the player
+    assert seen[:, 2, 1, 1].tolist() == [1, 1]  # the player in the middle
+    assert seen[:, 3, :, 0].sum() == 0 and h == 5 and w == 9  # column left of it is on the board
+    wide_net = QNetwork(3, (5, 3), 0, 5, 1, 8, True, center_on="x", center_codes=[3],
+                        local_view=2)
+    with torch.no_grad():  # a new character's inputs start at zero: the same Q-values
+        torch.testing.assert_close(wide_net.widened(4)(boards, torch.zeros(2, 0)),
+                                   wide_net(boards, torch.zeros(2, 0)))
+
+
 def test_dueling_head_centres_the_advantages():
     torch.manual_seed(0)
     net = QNetwork(2, (4, 3), 0, 3, 1, 8, True, dueling=True)
@@ -131,7 +153,7 @@ def final_log_and_weights(run):
 
 @pytest.mark.parametrize("spatial", [True, False])
 def test_every_lever_resumes_exactly(tmp_path, spatial):
-    extra = {"center_on": "auto", "first_conv_stride": 3} if spatial else {}
+    extra = {"center_on": "auto", "first_conv_stride": 3, "local_view": 2} if spatial else {}
     metadata = corridor_metadata(spatial=spatial)
     DQNTrainer(create_corridor, metadata, tmp_path / "whole", training_episodes=8,
                checkpoint_every=4, seed=11, **LEVERS, **extra).train()
