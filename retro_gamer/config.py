@@ -335,13 +335,13 @@ class Hyperparameters:
         "board in 3x3 patches (for the large egocentric view).", lo=1, hi=3,
     )
     center_on: str = _field(
-        "", "Where the CNN's view is centred: 'auto' finds the player (the agents that "
+        "auto", "Where the CNN's view is centred: 'auto' finds the player (the agents that "
         "handle keystrokes) and shows the board re-centred on it, an egocentric view "
         "with off-board cells as walls; characters such as '<>^v' (Snake's head) name "
         "the player explicitly; empty shows the board as it is.", pattern=r"\S*",
     )
     local_view: int = _field(
-        0, "With an egocentric view: the radius of a window around the player that the "
+        3, "With an egocentric view: the radius of a window around the player that the "
         "MLP head also sees cell by cell (3: the 7x7 cells around it), so what is right "
         "next to the player is exact whatever the CNN's strides. 0: no window.",
         lo=0, hi=15,

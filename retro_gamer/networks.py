@@ -75,7 +75,7 @@ class QNetwork(nn.Module):
         self.dueling = dueling
         self.center_on = center_on
         self.center_codes = tuple(int(c) for c in center_codes)
-        self.local_view = local_view if self.center_codes else 0
+        self.local_view = local_view  # used only with an egocentric view (center_codes)
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
         # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
@@ -113,7 +113,7 @@ class QNetwork(nn.Module):
 
     def local_window(self) -> tuple[int, int]:
         """Height and width of the full-resolution window around the player (0, 0: none)."""
-        if not self.local_view:
+        if not (self.local_view and self.center_codes):
             return 0, 0
         h, w = self.view_size
         return 2 * min(self.local_view, h // 2) + 1, 2 * min(self.local_view, w // 2) + 1
@@ -188,7 +188,7 @@ class QNetwork(nn.Module):
     def q_values(self, encoded: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
         """Q-values from an :meth:`encode`-d batch."""
         features = self.features(encoded)
-        if self.local_view:
+        if self.local_view and self.center_codes:
             # The cells around the player, exactly, beside what the strided CNN makes of them.
             (h, w), (wh, ww) = self.view_size, self.local_window()
             top, left = h // 2 - wh // 2, w // 2 - ww // 2
@@ -223,7 +223,7 @@ class QNetwork(nn.Module):
             if extra:
                 grown[:, -1] = weight[:, -1]
             state["features.0.weight"] = grown
-            if self.local_view:  # the window's inputs, channel by channel, wall last
+            if self.local_inputs(1):  # the window's inputs, channel by channel, wall last
                 head = state["head.0.weight"]
                 cells = self.local_inputs(1)
                 n_cnn = head.shape[1] - self.local_inputs(old + extra)
@@ -283,7 +283,7 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         lines.append(f"  egocentric view: the board re-centred on {player!r}{found}, "
                      f"{vw}x{vh} cells, off-board cells as a wall channel")
         height, width, c = vh, vw, c + 1
-        if network.local_view:
+        if network.local_inputs(1):
             wh, ww = network.local_window()
             lines.append(f"  local window: the {ww}x{wh} cells around the player, one-hot, "
                          f"straight to the MLP head ({network.local_inputs(c)} inputs)")

@@ -145,7 +145,7 @@ def test_info_json_round_trips_and_matches_the_rendered_report(trained, capsys):
     assert [(c["name"], c["episode"]) for c in summary["checkpoints"]] == [
         ("ep_0002", 2), ("final", 3)]
     for cp in summary["checkpoints"]:
-        assert re.search(rf"│ {cp['name']}\s+│\s+{cp['episode']} │\s+[\d.]+ kB │", rendered)
+        assert re.search(rf"│ {cp['name']}\s+│\s+{cp['episode']} │\s+[\d.]+ [kM]B │", rendered)
         assert cp["modified"].replace("T", " ")[:10] in rendered
 
 
