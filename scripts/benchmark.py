@@ -256,8 +256,8 @@ def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
     """
     run = workdir / f"preset_{preset}"
     create_run(GAME, run, {"seed": seed})
-    command = [sys.executable, "-c", "from retro_gamer.cli import main; main()",
-               "train", str(run), f"preset={preset}"]
+    cli = "import sys; from retro_gamer.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", cli, "train", str(run), f"preset={preset}"]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
