@@ -276,6 +276,9 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         f"  input: {width}x{height} board, {c} character channels {character_set!r}"
         + (f", {network.n_extras} observed state values" if network.n_extras else "")
     )
+    if network.spatial and not network.center_codes and network.center_on == "auto":
+        lines.append("  egocentric view: off (center_on = auto found no character that only "
+                     "the player shows; name them with center_on)")
     if network.center_codes:
         vh, vw = network.view_size
         player = "".join(character_set[code - 1] for code in network.center_codes

@@ -9,6 +9,7 @@ import torch
 from gamekit import corridor_metadata, create_corridor
 from retro.game import Game
 
+from retro_gamer import GameMetadata
 from retro_gamer.env import discover_player_characters
 from retro_gamer.errors import ConfigError
 from retro_gamer.games import find_create_game
@@ -119,7 +120,7 @@ class Rock:
         self.name, self.character, self.position = name, character, position
 
 
-def test_auto_centre_finds_the_agents_that_take_keystrokes():
+def test_auto_centre_finds_the_agents_that_take_keystrokes(tmp_path):
     snake = find_create_game("retro.examples.snake")
     # Snake's head turns into '<', '>', '^' or 'v'; the apple '@' and the body '*' take no keys.
     assert discover_player_characters(snake, ARROWS, 200, random.Random(1)) == list("<>^v")
@@ -130,6 +131,12 @@ def test_auto_centre_finds_the_agents_that_take_keystrokes():
                     board_size=(5, 3))
 
     assert discover_player_characters(twins, ARROWS, 10, random.Random(1)) == []
+    metadata = GameMetadata(actions=ARROWS, reward="s", character_set=["@", "#"])
+    trainer = DQNTrainer(twins, metadata, tmp_path / "twins", training_episodes=1,
+                         device="cpu", max_turns_per_episode=3)
+    trainer.train()
+    assert trainer.network.center_codes == ()
+    assert "egocentric view: off" in (tmp_path / "twins" / "training.log").read_text("utf-8")
 
 
 def test_auto_centre_trains_around_the_player(tmp_path):
