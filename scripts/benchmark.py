@@ -39,9 +39,10 @@ from retro_gamer.trainer import DQNTrainer, select_device
 
 GAME = "retro.examples.snake"
 # The extension defaults before issue 5 (full-resolution first convolution, a training
-# step every turn, plain one-step DQN): the baseline of --baseline.
+# step every turn, plain one-step DQN, the board as drawn): the baseline of --baseline.
 PREVIOUS_DEFAULTS = {"first_conv_stride": 1, "train_every": 1, "n_step": 1,
-                     "double_dqn": False, "reward_clip": 0.0, "grad_clip": 0.0}
+                     "double_dqn": False, "reward_clip": 0.0, "grad_clip": 0.0,
+                     "center_on": "", "local_view": 0}
 
 
 def median_of(repeats: int, measure: Callable[[], float]) -> float:
