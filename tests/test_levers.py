@@ -183,3 +183,73 @@ def test_every_lever_resumes_exactly(tmp_path, spatial):
     assert split_lines == whole_lines and len(whole_lines) == 8
     for key in whole_weights:
         assert torch.equal(whole_weights[key], split_weights[key]), key
+
+
+SEEK_SIZE = 7
+
+
+class Seeker:
+    """Moves one cell per arrow key; reaching the goal scores 10 and ends the game."""
+
+    name, character = "seeker", "@"
+
+    def __init__(self, position):
+        self.position, self.move = position, (0, 0)
+
+    def handle_keystroke(self, keystroke, game):
+        self.move = {"KEY_RIGHT": (1, 0), "KEY_LEFT": (-1, 0), "KEY_UP": (0, -1),
+                     "KEY_DOWN": (0, 1)}.get(keystroke.name, (0, 0))
+
+    def play_turn(self, game):
+        (dx, dy), self.move = self.move, (0, 0)
+        x, y = self.position
+        self.position = (min(max(x + dx, 0), SEEK_SIZE - 1), min(max(y + dy, 0), SEEK_SIZE - 1))
+        if self.position == game.get_agent_by_name("goal").position:
+            game.state["score"] += 10
+            game.end()
+
+
+def create_seek():
+    """A 7x7 board with the player and a goal at random cells."""
+    cells = [(x, y) for x in range(SEEK_SIZE) for y in range(SEEK_SIZE)]
+    start, goal = random.sample(cells, 2)
+    return Game([Seeker(start), Rock("goal", "G", goal)], {"score": 0},
+                board_size=(SEEK_SIZE, SEEK_SIZE))
+
+
+def greedy_wins(run, games: int, turns: int) -> int:
+    from retro_gamer.agent import GreedyAgent
+    from retro_gamer.env import GameEnvironment
+    from retro_gamer.run_dir import RunDirectory
+
+    agent = GreedyAgent.from_checkpoint(RunDirectory(run))
+    env = GameEnvironment(create_seek, agent.metadata)
+    random.seed(99)
+    wins = 0
+    for _ in range(games):
+        env.start()
+        for _ in range(turns):
+            reward, done = env.act(agent.act(env.board, env.extras))
+            wins += reward > 0
+            if done:
+                break
+    return wins
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_default_egocentric_view_learns_to_seek_a_goal_anywhere(tmp_path, seed):
+    """The goal is somewhere new every game: re-centred on the player (the default,
+    center_on = auto), "the goal is up and to the left" is one pattern, and 120
+    episodes suffice; on the board as drawn the same network has barely started.
+    (Measured over seeds 3-5: 65-84 wins with the view, 6-9 without.)"""
+    metadata = GameMetadata(actions=ARROWS, reward="score", character_set=["@", "G"],
+                            spatial=True, module="seek")  # in-process: the name is a label
+    settings = dict(training_episodes=120, max_turns_per_episode=14, seed=seed, device="cpu",
+                    epsilon_decay=0.97, lr_decay=1.0, layer_size=64, n_layers=1,
+                    batch_size=32, memory_capacity=3000, target_update_freq=50,
+                    train_every=1, gamma=0.9)
+    DQNTrainer(create_seek, metadata, tmp_path / "view", **settings).train()
+    DQNTrainer(create_seek, metadata, tmp_path / "drawn", center_on="", **settings).train()
+    with_view = greedy_wins(tmp_path / "view", 100, 14)
+    as_drawn = greedy_wins(tmp_path / "drawn", 100, 14)
+    assert with_view >= 50 and with_view >= as_drawn + 30, (with_view, as_drawn)
