@@ -339,9 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RetroGamerError as error:
         if debug:
             raise
-        errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False,
-                     soft_wrap=True)
+        # A stop the user asked for (Ctrl+C, SIGTERM) is not an error: say so, then how to go on.
         interrupted = type(error).__name__ == "TrainingInterrupted"
+        label = ("[bold yellow]stopped:[/bold yellow]" if interrupted
+                 else "[bold red]error:[/bold red]")
+        errors.print(f"{label} {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
     except KeyboardInterrupt:
         if debug:
