@@ -51,32 +51,30 @@ def test_quick_benchmark_writes_the_expected_json(tmp_path):
         assert score[key] >= 0, key
 
 
-def test_preset_run_trains_as_a_user_would_within_its_budget(tmp_path):
-    """--only-preset trains Snake through the CLI with preset=NAME, stops at the budget, scores."""
+def run_preset(tmp_path, preset: str, minutes: str):
+    """``benchmark.py --only-preset``; returns its stdout and its preset_score JSON."""
     out = tmp_path / "preset.json"
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--only-preset", "--preset", "quick", "--minutes", "5",
+        [sys.executable, str(SCRIPT), "--only-preset", "--preset", preset, "--minutes", minutes,
          "--eval-episodes", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "COLUMNS": "120"},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    preset = json.loads(out.read_text(encoding="utf-8"))["preset_score"]
+    return completed.stdout, json.loads(out.read_text(encoding="utf-8"))["preset_score"]
+
+
+def test_preset_run_trains_as_a_user_would_within_its_budget(tmp_path):
+    """--only-preset trains Snake through the CLI with preset=NAME, stops at the budget, scores."""
+    stdout, preset = run_preset(tmp_path, "quick", "5")
     # preset=quick is 5 episodes: they all finish well inside 5 minutes.
     assert preset["preset"] == "quick" and preset["finished"] is True
     assert preset["episodes"] == 5 and preset["eval_episodes"] == 2
     assert preset["training_seconds"] < 5 * 60 and preset["mean_score"] >= 0
-    assert "preset=quick" in completed.stdout
+    assert "preset=quick" in stdout
 
 
 def test_preset_run_stops_at_the_budget_and_scores_the_newest_checkpoint(tmp_path):
-    out = tmp_path / "budget.json"
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--only-preset", "--preset", "snake", "--minutes", "0.3",
-         "--eval-episodes", "2", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    preset = json.loads(out.read_text(encoding="utf-8"))["preset_score"]
+    _, preset = run_preset(tmp_path, "snake", "0.3")
     assert preset["finished"] is False and 1 <= preset["episodes"] < 5000
     assert 18 <= preset["training_seconds"] < 120
