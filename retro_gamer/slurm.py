@@ -104,8 +104,10 @@ def requeue_on_notice() -> Iterator[None]:
     elsewhere it does nothing. On the notice, a trainer that is training is asked
     to stop the way SIGTERM asks it (finish the episode, save a checkpoint, raise
     :class:`~retro_gamer.trainer.TrainingInterrupted`); when that stop leaves this
-    block, submitit's handler requeues the job and exits the process. A notice that
-    comes while no episode runs (start-up, evaluation) is passed to submitit at once.
+    block, submitit's handler requeues the job and exits the process; where submitit
+    will not requeue (a time limit reached more than ``max_num_timeout`` times) the
+    stop stands. A notice that comes while no episode runs (start-up, evaluation) is
+    passed to submitit at once.
     """
     submitit_handler = signal.getsignal(signal.SIGUSR2)
     if not callable(submitit_handler) or threading.current_thread() is not threading.main_thread():
@@ -129,7 +131,10 @@ def requeue_on_notice() -> Iterator[None]:
 
         if notice and isinstance(error, TrainingInterrupted):
             signal.signal(signal.SIGUSR2, submitit_handler)
-            submitit_handler(notice[0], None)  # requeues, then exits this process
+            try:
+                submitit_handler(notice[0], None)  # requeues, then exits this process
+            except Exception:  # noqa: BLE001 -- not requeued (max_num_timeout reached): the
+                pass  # job stays stopped at its checkpoint, for the sweep command to resume
         raise
     finally:
         signal.signal(signal.SIGUSR2, submitit_handler)
