@@ -95,6 +95,8 @@ SlurmdPidFile=$STATE_DIR/slurmd.pid
 SlurmctldLogFile=$STATE_DIR/slurmctld.log
 SlurmdLogFile=$STATE_DIR/slurmd.log
 # Short intervals: a test cluster should start jobs at once and stop them quickly.
+# cred_expire is also how long a requeued job waits before it may start again (120 s).
+AuthInfo=cred_expire=20
 SchedulerType=sched/builtin
 SchedulerParameters=sched_interval=2
 KillWait=10

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runners import finish, start
+from cli_runners import finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from test_sweep import TINY, assert_complete_run, episodes, job_dirs, summary, sweep_folders
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+from retro_gamer import slurm
+from retro_gamer.config import GameMetadata, Hyperparameters
 
 SLURM = ["hydra/launcher=submitit_slurm"]
 REQUEUED_EPISODES = 60  # long enough for a notice mid-training, short enough to finish
@@ -79,7 +80,7 @@ def result(job_dir: Path) -> dict:
 
 
 def info_json(path: Path) -> dict:
-    shown = finish(start("info", path, "--json", cwd=path.parent))
+    shown = run_in_process("info", path, "--json", cwd=path.parent)
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
 
@@ -164,7 +165,10 @@ def interrupted(sweeps):
         return found[0] if found and result(found[0]).get("slurm_job") else None
 
     def ready_for_notice(job_dir: Path) -> bool:
-        return (job_dir / "checkpoints" / "ep_0010.pt").is_file()
+        # Between two periodic checkpoints (every 10 episodes), so that resuming from the
+        # last periodic one would train episodes again that the job had already trained.
+        trained = len(episodes(job_dir)) if (job_dir / "training.log").is_file() else 0
+        return trained >= 13 and trained % 10 >= 3
 
     def ready_for_cancel(job_dir: Path) -> bool:
         return (job_dir / "training.log").is_file() and len(episodes(job_dir)) >= 3
@@ -191,6 +195,8 @@ def interrupted(sweeps):
             "ids": {"notice": jobs[0][1], "cancel": jobs[1][1]}, "sweep_dir": sweep_dir}
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_a_requeued_job_continues_from_its_newest_checkpoint(interrupted):
     job_dir, job = interrupted["requeued"], interrupted["ids"]["notice"]
     done = interrupted["done"]
@@ -206,6 +212,8 @@ def test_a_requeued_job_continues_from_its_newest_checkpoint(interrupted):
     assert stdout.count(f"Starting with JobEnvironment(job_id={job}") == 2  # two starts
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_a_cancelled_job_is_stopped_not_running(interrupted):
     job_dir, job = interrupted["cancelled"], interrupted["ids"]["cancel"]
     assert slurm_record(job)["JobState"] == "CANCELLED"
@@ -220,6 +228,8 @@ def test_a_cancelled_job_is_stopped_not_running(interrupted):
     assert "Resume with: retro-gamer train" in result(job_dir)["error"]
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_a_two_job_sweep_runs_through_sbatch(sweeps):
     runs, processes = sweeps
     done = finish(processes["grid"], WAIT_S)
@@ -241,13 +251,15 @@ def test_a_two_job_sweep_runs_through_sbatch(sweeps):
         assert record["StdErr"] == str(sweep_dir / ".submitit" / job / f"{job}_0_log.err")
         # Not a terminal: plain progress lines, each starting with the job's name.
         assert f"{job_dir.name}: episode 2/2 " in stderr
-    shown = finish(start("info", sweep_dir, cwd=sweep_dir))
+    shown = run_in_process("info", sweep_dir, cwd=sweep_dir)
     assert shown.returncode == 0, shown.stderr
     text = " ".join(shown.stdout.split())
     assert "2 jobs: 2 done" in text and "Leaderboard" in text
     assert "gamma=0.9" in text and "gamma=0.99" in text
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_a_job_that_fails_in_the_game_is_failed_and_the_other_finishes(sweeps):
     runs, processes = sweeps
     done = finish(processes["crash"], WAIT_S)
@@ -265,3 +277,28 @@ def test_a_job_that_fails_in_the_game_is_failed_and_the_other_finishes(sweeps):
         record = slurm_record(result(job_dir)["slurm_job"])
         assert record["JobState"] == "COMPLETED", record  # the job itself ended cleanly
         assert record["MinMemoryNode"] == "2G"  # hydra.launcher.mem_gb=2 wins over the default
+
+
+# --------------------------------------------- per-job resources (no cluster needed)
+
+SNAKE = GameMetadata.from_pyproject("retro.examples.snake").to_dict()
+DEFAULTS = Hyperparameters().to_dict()
+
+
+def test_slurm_resources_follow_the_sweeps_largest_job():
+    small = slurm.hydra_settings([*SLURM, "gamma=0.9,0.99"], SNAKE, DEFAULTS)["launcher"]
+    assert small == {"tasks_per_node": 1, "cpus_per_task": 1, "mem_gb": 1}
+    big = slurm.hydra_settings([*SLURM, "memory_capacity=1000,3000000", "torch_threads=2"],
+                               SNAKE, DEFAULTS)["launcher"]
+    # 3 million Snake transitions of two 32x16 uint8 boards each: 3.1 GB, twice over.
+    assert big["cpus_per_task"] == 2 and big["mem_gb"] == 7
+    # A preset's buffer counts too: preset=snake holds 100,000 prioritized transitions.
+    snake = slurm.largest_values(DEFAULTS, ["preset=snake"])
+    assert snake["memory_capacity"] == 100_000 and snake["prioritize_experiences"] is True
+    wide = slurm.hydra_settings([*SLURM, "layer_size=4096", "n_layers=3"], SNAKE, DEFAULTS)
+    assert wide["launcher"]["mem_gb"] == 2  # 52 M parameters, 20 bytes each
+
+
+def test_other_launchers_get_no_slurm_settings():
+    for launcher in ([], ["hydra/launcher=joblib"], ["hydra/launcher=submitit_local"]):
+        assert slurm.hydra_settings([*launcher, "gamma=0.9,0.99"], SNAKE, DEFAULTS) == {}
