@@ -104,7 +104,8 @@ def wait_for(condition, what: str):
 
 @pytest.fixture(scope="module")
 def sweeps(cluster, tmp_path_factory):
-    """The three sweeps of this file, submitted together; the processes and their runs."""
+    """The three sweeps of this file, submitted one right after the other (the one to
+    interrupt first); their processes and runs."""
     folder = tmp_path_factory.mktemp("slurm")
     project = folder / "crashgame"
     project.mkdir()
@@ -117,35 +118,43 @@ def sweeps(cluster, tmp_path_factory):
     assert source != CHAR_GAME_SOURCE
     (project / "rg_crash_game.py").write_text(source, encoding="utf-8")
     (project / "pyproject.toml").write_text(CHAR_GAME_PYPROJECT, encoding="utf-8")
-    created = [start("create", "--game", "retro.examples.snake", "--output", name, *TINY,
-                     cwd=folder) for name in ("grid", "interrupted")]
-    created.append(start("create", "--game", "rg_crash_game", "--output", "run", *TINY,
-                         cwd=project))
+    created = [start("create", "--game", "retro.examples.snake", "--output", "grid", *TINY,
+                     cwd=folder),
+               start("create", "--game", "rg_crash_game", "--output", "run", *TINY,
+                     cwd=project)]
     for process in created:
         assert finish(process).returncode == 0
+    shutil.copytree(folder / "grid", folder / "interrupted")
     runs = {"grid": folder / "grid", "interrupted": folder / "interrupted",
             "crash": project / "run"}
     commands = {
-        "grid": ["-m", "gamma=0.9,0.99", *SLURM],
-        "crash": ["-m", "seed=1,2", *SLURM, "hydra.launcher.mem_gb=2"],
         "interrupted": ["-m", f"training_episodes={REQUEUED_EPISODES},100000",
                         "checkpoint_every=10", *SLURM],
+        "grid": ["-m", "gamma=0.9,0.99", *SLURM],
+        "crash": ["-m", "seed=1,2", *SLURM, "hydra.launcher.mem_gb=2"],
     }
-    processes = {name: start("train", runs[name], *args, cwd=runs[name].parent)
-                 for name, args in commands.items()}
+    processes = {}
     try:
+        for name, args in commands.items():
+            processes[name] = start("train", runs[name], *args, cwd=runs[name].parent)
+            if name == "interrupted":  # first in the queue: its requeue waits while others run
+                wait_for(lambda: submitted(runs["interrupted"]), "the first sweep's sbatch")
         yield runs, processes
     finally:
         for process in processes.values():  # only what this file started
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-        # A job still queued or running (a test failed early) is cancelled: this file's own
-        # sbatch arrays, named by the folders submitit keeps for them.
-        arrays = {p.name for run in runs.values() for sweep_dir in sweep_folders(run)
-                  for p in (sweep_dir / ".submitit").glob("*") if p.name.isdigit()}
+        # A job still queued or running (a test failed early) is cancelled: this file's own.
+        arrays = set().union(*map(submitted, runs.values()))
         if arrays:
             subprocess.run(["scancel", *sorted(arrays)], timeout=30)
+
+
+def submitted(run: Path) -> set[str]:
+    """The sbatch arrays of ``run``'s sweeps, named by the folders submitit keeps for them."""
+    return {p.name for sweep_dir in sweep_folders(run)
+            for p in (sweep_dir / ".submitit").glob("*") if p.name.isdigit()}
 
 
 def sweep_of(run: Path) -> Path:
