@@ -25,8 +25,9 @@ from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sw
 
 CHART_WIDTH = 60  # characters; the chart holds two points per character
 CHART_HEIGHT = 6
-STATUS_ORDER = ("done", "running", "stopped", "failed", "not started")
-STATUS_STYLE = {"done": "green", "running": "yellow", "stopped": "magenta", "failed": "red",
+STATUS_ORDER = ("done", "running", "pruned", "stopped", "failed", "not started")
+STATUS_STYLE = {"done": "green", "running": "yellow", "pruned": "cyan", "stopped": "magenta",
+                "failed": "red",
                 "not started": "dim"}
 
 
@@ -159,9 +160,7 @@ def _sweep_overview(path: Path) -> dict:
 def _job_row(job_dir: Path, sweep_finished: bool) -> dict:
     run = RunDirectory(job_dir)
     result = run.read_result() or {}
-    status = result.get("status") or "not started"
-    if status == "running" and (sweep_finished or run.lock_state() == "stale"):
-        status = "stopped"  # the process that wrote "running" is gone
+    status = run.job_status()
     try:
         total = run.read_config()[1].training_episodes
     except RetroGamerError:
