@@ -72,7 +72,13 @@ def make_sampler(name: str, seed: int | None, grid: dict[str, list] | None):
         if grid is None:
             raise ConfigError("hydra.sweeper.sampler=grid needs every swept value listed: use "
                               "choice(...), a,b or range(...), not interval(...).")
-        return optuna.samplers.GridSampler(grid, seed=seed)
+        class Grid(optuna.samplers.GridSampler):
+            # GridSampler ends study.optimize() with study.stop() once the grid is done, which
+            # raises outside optimize(); this loop asks is_exhausted() instead.
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return Grid(grid, seed=seed)
     raise ConfigError(f"Unknown sampler '{name}' (hydra.sweeper.sampler). Choose one of: "
                       f"{', '.join(SAMPLERS)}.")
 
@@ -258,11 +264,13 @@ class TrialReporter:
     (the sweep folder is) or a database every node reaches.
     """
 
-    def __init__(self, url: str, study_name: str, number: int):
+    def __init__(self, url: str, study_name: str, number: int, pruner):
         import optuna
 
         self.storage = open_storage(url)
-        self.study = optuna.load_study(study_name=study_name, storage=self.storage)
+        # The storage keeps trials, not the pruner: the job builds the sweeper's own.
+        self.study = optuna.load_study(study_name=study_name, storage=self.storage,
+                                       pruner=pruner)
         self.trial = optuna.trial.Trial(self.study, trial_id(self.storage, study_name, number))
         self.number = number
         self.returns: list[float] = []
@@ -290,7 +298,9 @@ def reporter_for_job(hydra_config) -> TrialReporter | None:
     if sweeper.get("_target_") != SWEEPER_TARGET:
         return None
     url = storage_url(hydra_config.sweep.dir, sweeper.get("storage"))
-    return TrialReporter(url, sweeper.study_name, int(hydra_config.job.num))
+    pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
+                         int(sweeper.n_warmup_steps))
+    return TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
 
 
 # ------------------------------------------------------------- the sweeper's loop
@@ -326,7 +336,8 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
                                int(settings["n_warmup_steps"])))
         recover_interrupted(study, storage)
         returns: list = []
-        while (todo := n_trials - finished_count(study)) > 0:
+        grid_done = getattr(study.sampler, "is_exhausted", lambda _: False)
+        while (todo := n_trials - finished_count(study)) > 0 and not grid_done(study):
             trials = [study.ask(distributions) for _ in range(min(n_jobs, todo))]
             for batch in _consecutive(trials):
                 returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
