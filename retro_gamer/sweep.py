@@ -334,12 +334,12 @@ class TrainTask:
             return math.nan if objective is None else float(objective)
         reporter = None
         try:
+            if not run.config_path.exists():
+                atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
             reporter = reporter_for_job(HydraConfig.get())
             if reporter is not None and not hyper.get("eval_episodes", 1):
                 raise ConfigError("eval_episodes = 0 leaves an Optuna trial without its "
                                   "objective (the mean greedy return): set eval_episodes=10.")
-            if not run.config_path.exists():
-                atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
             resume = "latest" if run.checkpoints() else None
             if resume is None and run.log_path.exists():
                 run.log_path.unlink()  # killed before its first checkpoint: nothing to keep

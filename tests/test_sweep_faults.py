@@ -1,0 +1,346 @@
+"""Sweeps a user can trust: the faults of issue 14, each as the user met it, and the Optuna
+search (``hydra/sweeper=retro_optuna``) resumed after a kill and pruning what cannot learn.
+
+Commands run as real processes outside the checkout; a sweep is stopped with the signal a
+user's Ctrl+C, ``kill`` or a cluster sends, and its folders are read afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from cli_runners import environment, finish, run_in_process, start
+from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
+from gamekit import write_project
+from test_sweep import (
+    TINY,
+    config,
+    copy_run,
+    episodes,
+    job_dirs,
+    refused,
+    snapshot,
+    succeeded,
+    summary,
+    sweep_folders,
+)
+
+from retro_gamer.optuna_search import JOURNAL_NAME, open_storage
+from retro_gamer.overrides import value_text
+from retro_gamer.sweep import JOB_NAME_BYTES
+
+WAIT = 300  # seconds: an upper bound for a busy machine, never a measured time
+
+
+def cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return finish(start(*args, cwd=cwd, env=env))
+
+
+def wait_for(condition, what: str, process: subprocess.Popen | None = None) -> None:
+    """Poll until ``condition()``; fail (with the process's output) if it exits first."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the command ended before {what}: {out[-2000:]} {err[-2000:]}")
+        assert time.monotonic() < deadline, f"waited {WAIT} s for {what}"
+        time.sleep(0.2)
+
+
+def study(sweep_dir: Path) -> optuna.Study:
+    """The study as optuna-dashboard reads it: the journal file in the sweep folder."""
+    storage = open_storage(str(sweep_dir / JOURNAL_NAME))
+    return optuna.load_study(study_name="retro-gamer", storage=storage)
+
+
+def states(sweep_dir: Path) -> list[str]:
+    return [t.state.name for t in study(sweep_dir).get_trials()]
+
+
+def result(job: Path) -> dict:
+    return json.loads((job / "result.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def snake(tmp_path_factory) -> Path:
+    """A Snake run directory with a tiny network, created and never trained."""
+    folder = tmp_path_factory.mktemp("faults")
+    succeeded(cli("create", "--game", "retro.examples.snake", "--output", "base", *TINY,
+                  cwd=folder))
+    return folder / "base"
+
+
+def fresh(snake: Path, tmp_path: Path, *options: str) -> Path:
+    """A copy of the Snake run, with its hyperparameters changed by ``options`` (k=v)."""
+    run = copy_run(snake, tmp_path / "run")
+    if options:
+        text = (run / "config.toml").read_text(encoding="utf-8")
+        for option in options:
+            name, value = option.split("=")
+            lines = [f"{name} = {value}" if line.startswith(f"{name} = ") else line
+                     for line in text.splitlines()]
+            text = "\n".join(lines) + "\n"
+        (run / "config.toml").write_text(text, encoding="utf-8")
+    return run
+
+
+# ------------------------------------------------ 1. a failing trial, the search goes on
+
+BROKEN_SOURCE = CHAR_GAME_SOURCE.replace(
+    "    def play_turn(self, game):\n",
+    "    def play_turn(self, game):\n"
+    "        if game.turn_number == 3:\n"
+    "            raise RuntimeError('the game broke at turn 3')\n", 1)
+
+
+def test_an_optuna_trial_that_fails_is_recorded_and_the_search_goes_on(tmp_path):
+    """Coin walk raising at turn 3: trials of 2 turns finish, trials of 30 fail mid-episode."""
+    assert BROKEN_SOURCE != CHAR_GAME_SOURCE
+    project = tmp_path / "project"
+    write_project(project, "rg_broken_game", BROKEN_SOURCE, CHAR_GAME_PYPROJECT)
+    succeeded(cli("create", "--game", "rg_broken_game", "--output", "run", *TINY, cwd=project))
+    run = project / "run"
+    outcome = cli("train", run, "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+                  "hydra.sweeper.sampler=grid", "max_turns_per_episode=choice(2,30)",
+                  cwd=project)
+    output = " ".join((outcome.stdout + outcome.stderr).split())
+    assert outcome.returncode == 1 and "Traceback" not in output, output[-3000:]
+    [sweep_dir] = sweep_folders(run)
+    report = summary(sweep_dir)
+    assert report["state"] == "finished"
+    jobs = {tuple(j["overrides"]): j for j in report["jobs"]}
+    assert jobs[("max_turns_per_episode=2",)]["status"] == "done"
+    failed = jobs[("max_turns_per_episode=30",)]
+    assert failed["status"] == "failed" and "the game broke at turn 3" in failed["error"]
+    assert sorted(states(sweep_dir)) == ["COMPLETE", "FAIL"]
+    assert "Failed: " in output and "1 failed" in output
+
+
+def test_a_trial_without_an_objective_fails_alone(snake, tmp_path):
+    """``eval_episodes = 0``: every trial has no objective; each is recorded, none aborts."""
+    run = fresh(snake, tmp_path, "eval_episodes=0")
+    outcome = cli("train", run, "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+                  "gamma=interval(0.9,0.99)", cwd=tmp_path)
+    output = " ".join((outcome.stdout + outcome.stderr).split())
+    assert outcome.returncode == 1 and "Traceback" not in output, output[-3000:]
+    [sweep_dir] = sweep_folders(run)
+    report = summary(sweep_dir)
+    assert report["state"] == "finished" and report["failed"] == 2
+    assert all("eval_episodes" in job["error"] for job in report["jobs"])
+    assert states(sweep_dir) == ["FAIL", "FAIL"]
+
+
+# ------------------------------------------------------------- 2. quoted strings sweep
+
+
+@pytest.mark.parametrize("sweep", ["center_on='<>^v',auto", "center_on=choice('<>^v',auto)"])
+def test_quoted_values_sweep_as_the_values_they_quote(snake, tmp_path, sweep):
+    run = fresh(snake, tmp_path, "training_episodes=1")
+    succeeded(cli("train", run, "-m", sweep, cwd=tmp_path))
+    [sweep_dir] = sweep_folders(run)
+    jobs = job_dirs(sweep_dir)
+    assert {config(job)["hyperparameters"]["center_on"] for job in jobs} == {"<>^v", "auto"}
+    assert [j["status"] for j in summary(sweep_dir)["jobs"]] == ["done", "done"]
+
+
+# ------------------------------------------------------- 3. job folder names stay short
+
+
+def test_a_sweep_with_many_overrides_has_bounded_job_folder_names(snake, tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=1")
+    hyper = config(run)["hyperparameters"]
+    names = sorted((name for name, value in hyper.items()
+                    if value is not None and not isinstance(value, (list, dict))
+                    and name != "gamma"), key=len, reverse=True)[:16]
+    fixed = [f"{name}={value_text(hyper[name])}" for name in names]
+    assert len(",".join(fixed).encode()) > 255, "the old folder name would be too long"
+    succeeded(cli("train", run, "-m", "gamma=0.9,0.95", *fixed, cwd=tmp_path))
+    [sweep_dir] = sweep_folders(run)
+    jobs = job_dirs(sweep_dir)
+    assert len(jobs) == 2
+    for job in jobs:
+        assert len(job.name.encode()) <= JOB_NAME_BYTES + 8
+        assert len(result(job)["overrides"]) == 17, "the full overrides live in result.json"
+    report = summary(sweep_dir)
+    assert all(len(j["overrides"]) == 17 and j["status"] == "done" for j in report["jobs"])
+
+
+# --------------------------------------------------- 4. two sweeps in the same second
+
+
+def test_two_sweeps_started_in_the_same_second_get_their_own_folders(snake, tmp_path,
+                                                                     monkeypatch):
+    """The clock is frozen, so both sweeps start "in the same second" every time."""
+    import datetime as real
+
+    import hydra.core.utils
+
+    class Frozen(real.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2030, 1, 2, 3, 4, 5)
+
+    real_strftime = time.strftime
+    monkeypatch.setattr(hydra.core.utils, "datetime", Frozen)
+    monkeypatch.setattr(time, "strftime", lambda pattern, *rest: real_strftime(
+        pattern, Frozen.now().timetuple()) if not rest else real_strftime(pattern, *rest))
+    run = fresh(snake, tmp_path, "training_episodes=1")
+    succeeded(run_in_process("train", run, "-m", "gamma=0.9", cwd=tmp_path))
+    succeeded(run_in_process("train", run, "-m", "gamma=0.95", cwd=tmp_path))
+    folders = sweep_folders(run)
+    assert [f.name for f in folders] == ["2030-01-02_03-04-05", "2030-01-02_03-04-05_2"]
+    assert [summary(f)["command"] for f in folders] == [["gamma=0.9"], ["gamma=0.95"]]
+    for folder in folders:
+        assert len(job_dirs(folder)) == 1
+
+
+# --------------------------------------------------- 5. stopping a sweep; 6. states
+
+
+def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(snake,
+                                                                               tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=400", "checkpoint_every=1000")
+    process = start("train", run, "-m", "gamma=0.9,0.95", cwd=tmp_path)
+    try:
+        def first_job_training() -> bool:
+            jobs = [j for f in sweep_folders(run) for j in job_dirs(f)]
+            return bool(jobs) and (jobs[0] / "training.log").is_file() and \
+                len(episodes(jobs[0])) >= 2
+
+        wait_for(first_job_training, "the first job's second episode", process)
+        [sweep_dir] = sweep_folders(run)
+        planned = summary(sweep_dir)["jobs"]  # 6: the planned jobs are listed from the start
+        assert sorted(tuple(j["overrides"]) for j in planned) == [("gamma=0.9",),
+                                                                  ("gamma=0.95",)]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    output = " ".join((out + err).split())
+    assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
+    assert f"Resume it with: retro-gamer train {run} -m gamma=0.9,0.95" in output
+    [job] = job_dirs(sweep_dir)  # the second job never started
+    assert result(job)["status"] == "stopped"
+    done = len(episodes(job))
+    assert 2 <= done < 400
+    assert (job / "checkpoints" / f"ep_{done:04d}.pt").is_file()
+    report = summary(sweep_dir)
+    assert report["state"] == "stopped"
+    assert sorted(j["status"] for j in report["jobs"]) == ["not started", "stopped"]
+
+
+def test_a_job_killed_in_its_final_evaluation_is_stopped_not_running(snake, tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=1", "eval_episodes=100000")
+    process = start("train", run, "-m", "gamma=0.9", cwd=tmp_path)
+    try:
+        wait_for(lambda: any((j / "checkpoints" / "final.pt").is_file()
+                             for f in sweep_folders(run) for j in job_dirs(f)),
+                 "the end of training", process)
+        time.sleep(0.5)  # now in the evaluation of 100000 games
+        assert process.poll() is None
+        process.kill()  # SIGKILL: nothing of retro-gamer runs after it
+        process.communicate()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    [sweep_dir] = sweep_folders(run)
+    shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
+    assert [job["status"] for job in shown["jobs"]] == ["stopped"]
+
+
+def test_a_sweep_refused_by_hydra_leaves_no_sweep_to_resume(snake, tmp_path):
+    run = fresh(snake, tmp_path)
+    before = snapshot(run)
+    command = ["train", run, "-m", "gamma=0.9,0.95", "hydra.sweep.subdir=${hydra.job.nosuch}"]
+    refused(run_in_process(*command, cwd=tmp_path), "Hydra could not run this command")
+    assert snapshot(run) == before, "no sweep folder is left behind"
+    again = run_in_process(*command, cwd=tmp_path)
+    refused(again, "Hydra could not run this command")
+    assert "Resuming" not in again.stdout
+    assert snapshot(run) == before
+
+
+# ------------------------------------------------------------- the Optuna search
+
+
+def test_an_optuna_search_killed_midway_resumes_with_its_finished_trials(snake, tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=6")
+    command = ["train", run, "-m", "hydra/sweeper=retro_optuna", "hydra.sweeper.n_trials=4",
+               "hydra.sweeper.pruner=none", "gamma=interval(0.8,0.99)",
+               "batch_size=choice(8,16)"]
+    process = start(*command, cwd=tmp_path)
+    try:
+        def two_complete() -> bool:
+            folders = sweep_folders(run)
+            return bool(folders) and (folders[0] / JOURNAL_NAME).is_file() and \
+                states(folders[0]).count("COMPLETE") >= 2
+
+        wait_for(two_complete, "two finished trials", process)
+        process.kill()  # SIGKILL, as a cluster's time limit or the OOM killer would
+        process.communicate()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    [sweep_dir] = sweep_folders(run)
+    finished = {t.number: t.params for t in study(sweep_dir).get_trials()
+                if t.state.name == "COMPLETE"}
+    kept = {job.name: snapshot(job) for job in job_dirs(sweep_dir)
+            if int(job.name.split("_")[0]) in finished}
+
+    again = succeeded(cli(*command, cwd=tmp_path))
+    output = " ".join(again.stdout.split())
+    assert "Resuming the unfinished sweep" in output
+    assert sweep_folders(run) == [sweep_dir]
+    trials = study(sweep_dir).get_trials()
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 4, "n_trials counts the whole study"
+    assert {t.number: t.params for t in complete if t.number in finished} == finished
+    for name, files in kept.items():
+        assert snapshot(sweep_dir / name) == files, f"finished trial {name} was redone"
+    best = study(sweep_dir).best_trial
+    assert f"Best trial {best.number}: objective {best.value:g}" in output
+    assert f"optuna-dashboard {sweep_dir / JOURNAL_NAME}" in output
+
+
+@pytest.mark.slow
+def test_a_search_prunes_the_setting_that_cannot_learn(tmp_path):
+    """The corridor: 30 turns a game learns the walk to the goal; 3 turns can never reach it
+    (6 cells away). Once a 30-turn trial has finished, 3-turn trials are pruned early."""
+    project = write_project(tmp_path / "project", "rg_corridor")
+    succeeded(cli("create", "--game", "rg_corridor", "--output", "run",
+                  "--training-episodes", "60", "--n-layers", "1", "--layer-size", "32",
+                  "--epsilon-decay", "0.93", "--gamma", "0.9", "--learning-rate", "0.003",
+                  "--lr-decay", "1.0", "--batch-size", "32", "--memory-capacity", "2000",
+                  "--target-update-freq", "50", "--eval-episodes", "3",
+                  "--torch-threads", "1", "--device", "cpu", cwd=project))
+    run = project / "run"
+    succeeded(cli("train", run, "-m", "hydra/sweeper=retro_optuna",
+                  "hydra.sweeper.sampler=grid", "hydra.sweeper.seed=0",
+                  "hydra.sweeper.n_trials=6", "hydra.sweeper.n_startup_trials=1",
+                  "hydra.sweeper.n_warmup_steps=10", "max_turns_per_episode=choice(30,3)",
+                  "seed=choice(1,2,3)", cwd=project))
+    [sweep_dir] = sweep_folders(run)
+    trials = sorted(study(sweep_dir).get_trials(), key=lambda t: t.number)
+    first_good = min(t.number for t in trials if t.params["max_turns_per_episode"] == 30)
+    for trial in trials:
+        [job] = [j for j in job_dirs(sweep_dir) if j.name.startswith(f"{trial.number}_")]
+        if trial.params["max_turns_per_episode"] == 30:
+            assert trial.state.name == "COMPLETE" and trial.value == 10.0, trial
+        elif trial.number > first_good:
+            assert trial.state.name == "PRUNED", trial
+            assert result(job)["status"] == "pruned"
+            assert len(episodes(job)) < 60, "pruned before it finished"
+            assert list((job / "checkpoints").glob("ep_*.pt")), "its folder is kept"
+    assert any(t.state.name == "PRUNED" for t in trials)
+    shown = succeeded(cli("info", sweep_dir, cwd=project, env=environment())).stdout
+    assert "pruned" in shown and "done" in shown
