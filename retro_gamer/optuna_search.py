@@ -300,7 +300,10 @@ def reporter_for_job(hydra_config) -> TrialReporter | None:
     url = storage_url(hydra_config.sweep.dir, sweeper.get("storage"))
     pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
                          int(sweeper.n_warmup_steps))
-    return TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    reporter = TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    # The dashboard shows it: where this trial's run directory is.
+    reporter.trial.set_user_attr("run_dir", str(hydra_config.runtime.output_dir))
+    return reporter
 
 
 # ------------------------------------------------------------- the sweeper's loop

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
+from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, moving_average, resample
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
 
@@ -106,6 +107,7 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
         "best": None if best is None else {k: best[k] for k in ("job", "overrides",
                                                                   "objective")},
         "jobs": jobs,
+        "study": study_summary(sweep.path),
     })
 
 
@@ -405,6 +407,16 @@ def render_sweep(summary: dict, console: Console) -> None:
     if shared:
         header.append("\nevery job: " + " ".join(shared), style="dim")
     header.append(f"\nobjective: {summary['objective']}", style="dim")
+    study = summary.get("study")
+    if study:  # an Optuna search: its trials' states, from the study itself
+        trials = ", ".join(f"{n} {state}" for state, n in sorted(study["trials"].items()))
+        header.append(f"\nOptuna study '{study['study_name']}': {trials}")
+        if study["best"]:
+            best = study["best"]
+            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            header.append(f"; best trial {best['trial']}: {_number(best['value'])} "
+                          f"with {params}")
+        header.append(f"\ndashboard: optuna-dashboard {study['storage']}", style="dim")
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")
