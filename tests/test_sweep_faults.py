@@ -53,6 +53,19 @@ def wait_for(condition, what: str, process: subprocess.Popen | None = None) -> N
         time.sleep(0.2)
 
 
+def stop_when(process: subprocess.Popen, condition, what: str,
+              signal_number: int = signal.SIGKILL) -> tuple[str, str]:
+    """Send ``signal_number`` once ``condition()`` holds; return the process's output."""
+    try:
+        wait_for(condition, what, process)
+        process.send_signal(signal_number)
+        return process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def study(sweep_dir: Path) -> optuna.Study:
     """The study as optuna-dashboard reads it: the journal file in the sweep folder."""
     storage = JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL_NAME)))
@@ -155,14 +168,20 @@ def prepare_broken_game(snake, folder):
                  "hydra.sweeper.sampler=grid", "max_turns_per_episode=choice(2,30)"], project
 
 
-def test_an_optuna_trial_that_fails_is_recorded_and_the_search_goes_on(launched):
-    """Coin walk raising at turn 3: trials of 2 turns finish, trials of 30 fail mid-episode."""
-    run, outcome = launched("broken_game")
+def finished_with_failures(launched, name: str) -> tuple[Path, dict, str]:
+    """A search that ran to its end, exit status 1 (some trials failed), no traceback."""
+    run, outcome = launched(name)
     output = " ".join((outcome.stdout + outcome.stderr).split())
     assert outcome.returncode == 1 and "Traceback" not in output, output[-3000:]
     [sweep_dir] = sweep_folders(run)
     report = summary(sweep_dir)
     assert report["state"] == "finished"
+    return sweep_dir, report, output
+
+
+def test_an_optuna_trial_that_fails_is_recorded_and_the_search_goes_on(launched):
+    """Coin walk raising at turn 3: trials of 2 turns finish, trials of 30 fail mid-episode."""
+    sweep_dir, report, output = finished_with_failures(launched, "broken_game")
     jobs = {tuple(j["overrides"]): j for j in report["jobs"]}
     assert jobs[("max_turns_per_episode=2",)]["status"] == "done"
     failed = jobs[("max_turns_per_episode=30",)]
@@ -180,12 +199,8 @@ def prepare_no_objective(snake, folder):
 
 def test_a_trial_without_an_objective_fails_alone(launched):
     """``eval_episodes = 0``: every trial has no objective; each is recorded, none aborts."""
-    run, outcome = launched("no_objective")
-    output = " ".join((outcome.stdout + outcome.stderr).split())
-    assert outcome.returncode == 1 and "Traceback" not in output, output[-3000:]
-    [sweep_dir] = sweep_folders(run)
-    report = summary(sweep_dir)
-    assert report["state"] == "finished" and report["failed"] == 2
+    sweep_dir, report, _ = finished_with_failures(launched, "no_objective")
+    assert report["failed"] == 2
     assert all("eval_episodes" in job["error"] for job in report["jobs"])
     assert states(sweep_dir) == ["FAIL", "FAIL"]
 
@@ -274,23 +289,20 @@ def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(s
                                                                                tmp_path):
     run = fresh(snake, tmp_path, "training_episodes=400", "checkpoint_every=1000")
     process = start("train", run, "-m", "gamma=0.9,0.95", cwd=tmp_path)
-    try:
-        def first_job_training() -> bool:
-            jobs = [j for f in sweep_folders(run) for j in job_dirs(f)]
-            return bool(jobs) and (jobs[0] / "training.log").is_file() and \
-                len(episodes(jobs[0])) >= 2
+    planned: list[dict] = []
 
-        wait_for(first_job_training, "the first job's second episode", process)
-        [sweep_dir] = sweep_folders(run)
-        planned = summary(sweep_dir)["jobs"]  # 6: the planned jobs are listed from the start
-        assert sorted(tuple(j["overrides"]) for j in planned) == [("gamma=0.9",),
-                                                                  ("gamma=0.95",)]
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=WAIT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    def first_job_training() -> bool:
+        jobs = [j for f in sweep_folders(run) for j in job_dirs(f)]
+        if not (jobs and (jobs[0] / "training.log").is_file() and len(episodes(jobs[0])) >= 2):
+            return False
+        planned.extend(summary(jobs[0].parent)["jobs"])  # what sweep.json says meanwhile
+        return True
+
+    out, err = stop_when(process, first_job_training, "the first job's second episode",
+                         signal.SIGTERM)
+    [sweep_dir] = sweep_folders(run)
+    # Case 6: the planned jobs are listed from the start, not only when the sweep ends.
+    assert sorted(tuple(j["overrides"]) for j in planned) == [("gamma=0.9",), ("gamma=0.95",)]
     output = " ".join((out + err).split())
     assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
     assert f"Resume it with: retro-gamer train {run} -m gamma=0.9,0.95" in output
@@ -307,18 +319,10 @@ def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(s
 def test_a_job_killed_in_its_final_evaluation_is_stopped_not_running(snake, tmp_path):
     run = fresh(snake, tmp_path, "training_episodes=1", "eval_episodes=100000")
     process = start("train", run, "-m", "gamma=0.9", cwd=tmp_path)
-    try:
-        wait_for(lambda: any((j / "checkpoints" / "final.pt").is_file()
-                             for f in sweep_folders(run) for j in job_dirs(f)),
-                 "the end of training", process)
-        time.sleep(0.5)  # now in the evaluation of 100000 games
-        assert process.poll() is None
-        process.kill()  # SIGKILL: nothing of retro-gamer runs after it
-        process.communicate()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # SIGKILL once training has saved final.pt: the job is in its evaluation of 100000 games.
+    stop_when(process, lambda: any((j / "checkpoints" / "final.pt").is_file()
+                                   for f in sweep_folders(run) for j in job_dirs(f)),
+              "the end of training")
     [sweep_dir] = sweep_folders(run)
     shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
     assert [job["status"] for job in shown["jobs"]] == ["stopped"]
@@ -345,19 +349,13 @@ def test_an_optuna_search_killed_midway_resumes_with_its_finished_trials(snake, 
                "hydra.sweeper.pruner=none", "gamma=interval(0.8,0.99)",
                "batch_size=choice(8,16)"]
     process = start(*command, cwd=tmp_path)
-    try:
-        def one_complete() -> bool:
-            folders = sweep_folders(run)
-            return bool(folders) and (folders[0] / JOURNAL_NAME).is_file() and \
-                states(folders[0]).count("COMPLETE") >= 1
+    def one_complete() -> bool:
+        folders = sweep_folders(run)
+        return bool(folders) and (folders[0] / JOURNAL_NAME).is_file() and \
+            states(folders[0]).count("COMPLETE") >= 1
 
-        wait_for(one_complete, "a finished trial", process)
-        process.kill()  # SIGKILL, as a cluster's time limit or the OOM killer would
-        process.communicate()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # SIGKILL, as a cluster's time limit or the OOM killer would.
+    stop_when(process, one_complete, "a finished trial")
     [sweep_dir] = sweep_folders(run)
     finished = {t.number: t.params for t in study(sweep_dir).get_trials()
                 if t.state.name == "COMPLETE"}
