@@ -12,7 +12,8 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -321,6 +322,14 @@ COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": 
             "eval": cmd_eval, "plot": cmd_plot}
 
 
+def _warning_printer(errors: Console) -> Callable[..., None]:
+    """Python warnings (e.g. the trainer's RewardClipWarning) as one 'warning:' line each."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        errors.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}",
+                     highlight=False, soft_wrap=True)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may come before or after options (train RUN -m gamma=0.9,0.99 --resume x):
@@ -335,7 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     try:
-        return COMMANDS[args.command](args, console)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(errors)
+            return COMMANDS[args.command](args, console)
     except RetroGamerError as error:
         if debug:
             raise

@@ -323,8 +323,15 @@ class Hyperparameters:
         False, "Dueling head: Q = V + A - mean(A) from shared hidden layers."
     )
     reward_clip: float = _field(
-        1.0, "Clip each turn's reward to [-reward_clip, reward_clip] for learning (0 = no "
-        "clipping); training.log keeps the game's own rewards.", lo=0.0, hi=1e9,
+        0.0, "Clip each turn's reward to [-reward_clip, reward_clip] for learning (0 = no "
+        "clipping); training.log keeps the game's own rewards. Clipping makes rewards "
+        "beyond the bound look alike (training warns when it sees that happen).",
+        lo=0.0, hi=1e9,
+    )
+    reward_scaling: bool = _field(
+        True, "Divide the rewards the agent learns from by the largest magnitude seen so "
+        "far (after reward_clip), so targets stay near 1 whatever the game's units while "
+        "the ratios between rewards are kept; training.log keeps the game's own rewards."
     )
     grad_clip: float = _field(
         10.0, "Largest gradient norm of a training step (0 = no clipping).", lo=0.0, hi=1e9,

@@ -3,9 +3,10 @@ through deep reinforcement learning") on a retro game.
 
 The loop in :meth:`DQNTrainer.train` reads as the algorithm does: act
 epsilon-greedily, step the game, store the transition (as an n-step transition,
-reward clipped, once ``n_step`` turns are known), every ``train_every`` turns
+reward clipped if asked, once ``n_step`` turns are known), every ``train_every`` turns
 (after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
-to TD targets from a target network (Double DQN by default), copy the network
+to TD targets (rewards divided by :class:`~retro_gamer.rewards.RewardScaler`'s
+scale) from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
 and the learning rate after each episode. Nothing in the loop reads a value
 back from the device except the chosen action (and, for prioritized replay,
@@ -25,6 +26,7 @@ import random
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
+from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
 
 CHECKPOINT_FORMAT = 1
@@ -68,6 +71,10 @@ class TrainingResult:
     final_checkpoint: Path | None
     interrupted: bool
     seconds: float
+
+
+class RewardClipWarning(UserWarning):
+    """``reward_clip`` made rewards that the game tells apart look the same."""
 
 
 class TrainingInterrupted(RunDirectoryError):
@@ -115,13 +122,13 @@ def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
 class NStepQueue:
     """Turns one game's turns into n-step transitions (Sutton, 1988; Hessel et al., 2018).
 
-    Each turn is added with its (clipped) reward; once ``n`` turns are queued the
-    oldest leaves as ``(board, extras, action, sum_k gamma^k r_k, board_n, extras_n,
-    done)``. When the game ends every queued turn leaves with its truncated sum and
-    ``done`` (no bootstrap is needed past the end). An episode cut off by
+    Each turn is added with its reward as stored for learning (clipped if asked); once ``n``
+    turns are queued the oldest leaves as ``(board, extras, action, sum_k gamma^k r_k,
+    board_n, extras_n, done)``. When the game ends every queued turn leaves with its
+    truncated sum and ``done`` (no bootstrap is needed past the end). An episode cut off by
     ``max_turns_per_episode`` drops its last ``n - 1`` turns, whose targets would need
-    another discount. The queue is empty at every episode boundary, so checkpoints
-    (written between episodes) need not hold it.
+    another discount. The queue is empty at every episode boundary, so checkpoints (written
+    between episodes) need not hold it.
     """
 
     def __init__(self, n: int, gamma: float):
@@ -229,6 +236,7 @@ class DQNTrainer:
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
+        self.reward_scaler = RewardScaler(hp.reward_clip, hp.reward_scaling)
         if checkpoint:
             self._restore(checkpoint, resume)
         else:
@@ -260,7 +268,6 @@ class DQNTrainer:
         total_reward, steps = 0.0, 0
         loss_sum, n_losses = torch.zeros((), device=self.device), 0
         epsilon = self.epsilon
-        clip = hp.reward_clip
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
@@ -270,7 +277,7 @@ class DQNTrainer:
             reward, done = env.act(action)
             if env.encoder.unknown:
                 self._handle_new_characters()
-            learned = min(max(reward, -clip), clip) if clip else reward
+            learned = self.reward_scaler.observe(reward)
             for transition in self.n_step.add(board, extras, action, learned, env.board,
                                               env.extras, done):
                 self.replay.push(*transition)
@@ -285,6 +292,10 @@ class DQNTrainer:
             if done:
                 break
         self.n_step.clear()
+        warning = self.reward_scaler.clipping_warning()
+        if warning:
+            self.run.append_log(f"# warning: {warning}")
+            warnings.warn(warning, RewardClipWarning, stacklevel=1)
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
@@ -313,7 +324,8 @@ class DQNTrainer:
             next_encoded = self.network.encode(batch.next_boards)
             next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
                             if hp.double_dqn else None)
-            targets = td_targets(batch.rewards, batch.dones,
+            # Stored rewards are divided by today's scale, so all share one scale.
+            targets = td_targets(batch.rewards / self.reward_scaler.scale, batch.dones,
                                  self.target.q_values(next_encoded, batch.next_extras),
                                  hp.gamma ** hp.n_step, next_actions)
         losses = F.smooth_l1_loss(q, targets, reduction="none")
@@ -439,6 +451,7 @@ class DQNTrainer:
             "episode": self.episode,
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
+            "rewards": self.reward_scaler.state_dict(),
             "seed": self.hp.seed,
             "rng": {
                 "game": random.getstate(),
@@ -479,6 +492,8 @@ class DQNTrainer:
         self.episode = int(state["episode"])
         self.env_steps = int(state["env_steps"])
         self.train_steps = int(state["train_steps"])
+        if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
+            self.reward_scaler.load_state_dict(state["rewards"])
         rng = state["rng"]
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
@@ -536,4 +551,5 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
 
 
 __all__ = ["DQNTrainer", "EpisodeStats", "TrainingResult", "TrainingInterrupted",
+           "RewardClipWarning",
            "select_device", "epsilon_greedy", "td_targets", "decayed"]
