@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_create(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.overrides import hyperparameter_overrides
-    from retro_gamer.runs import create_run
+    from retro_gamer.runs import create_run, planned_size
 
     ensure_cwd_importable()
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)
@@ -235,6 +235,7 @@ def cmd_create(args, console: Console) -> int:
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
                   f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
                   soft_wrap=True)
+    console.print(escape(planned_size(run)), highlight=False, soft_wrap=True)
     return 0
 
 

@@ -354,6 +354,13 @@ class Hyperparameters:
         "next to the player is exact whatever the CNN's strides. 0: no window.",
         lo=0, hi=15,
     )
+    view_radius: int = _field(
+        31, "With an egocentric view: the farthest the CNN sees from the player, in cells "
+        "along each axis, so its cost stops growing with the board (31: boards up to 32 "
+        "cells each way, Snake's included, are seen whole; larger ones through a 63x63 "
+        "window plus a 16x16-block summary of the whole board). 0: no bound.",
+        lo=0, hi=100_000,
+    )
     torch_threads: int = _field(
         1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
         "own choice (all cores).", lo=0, hi=1024,
@@ -402,7 +409,7 @@ HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 AUTO = "auto"  # center_on: find the player by itself
 
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
-                "local_view")
+                "local_view", "view_radius")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

@@ -229,7 +229,7 @@ class TrainTask:
             run.remove_partial_writes()
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
-                train_run(run.path, resume, on_episode=progress)
+                train_run(run.path, resume, on_episode=progress, on_note=progress.note)
         # eval_episodes = 0 skips the evaluation: such a run has no objective.
         objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
-from retro_gamer.networks import QNetwork, describe
+from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
@@ -71,6 +71,10 @@ class TrainingResult:
     final_checkpoint: Path | None
     interrupted: bool
     seconds: float
+
+
+class NetworkSizeWarning(UserWarning):
+    """The network costs so much per step that training will be slow (see ``size_warning``)."""
 
 
 class RewardClipWarning(UserWarning):
@@ -177,11 +181,15 @@ class DQNTrainer:
     Keyword arguments are hyperparameters (see :class:`Hyperparameters`); an
     unknown name is refused with a suggestion. If ``run_dir`` has a
     ``config.toml`` its values are the starting point and keywords override them.
+    ``on_note`` receives one-line facts for the user (the network's size) when
+    training starts; a network too costly to train at a useful rate is also
+    reported as a :class:`NetworkSizeWarning` and in ``training.log``.
     """
 
     def __init__(self, create_game: Callable[[], Any], metadata: GameMetadata,
                  run_dir: str | os.PathLike, *,
                  on_episode: Callable[[EpisodeStats], None] | None = None,
+                 on_note: Callable[[str], None] | None = None,
                  **hyperparameters: Any):
         self.create_game = create_game
         self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
@@ -190,6 +198,7 @@ class DQNTrainer:
         base.update(hyperparameters)
         self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
         self.on_episode = on_episode
+        self.on_note = on_note  # one-line facts for the user: the network's size
         self.stop_requested = False
 
     # The loop -----------------------------------------------------------------
@@ -241,6 +250,7 @@ class DQNTrainer:
             self._restore(checkpoint, resume)
         else:
             self.run.start_log(self._header())
+        self._report_size()
 
         started = time.perf_counter()
         last_saved: Path | None = None
@@ -350,11 +360,8 @@ class DQNTrainer:
 
     def _build(self, n_channels: int) -> None:
         hp, md = self.hp, self.metadata
-        self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
-                                md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
-                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
-                                center_on=hp.center_on, center_codes=self._center_codes(),
-                                local_view=hp.local_view).to(self.device)
+        self.network = build_network(n_channels, self.env.board_size, md, hp,
+                                     self._center_codes()).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)
@@ -415,6 +422,15 @@ class DQNTrainer:
         self._record_config()
         self.run.append_log(f"# extended character_set to {self.metadata.character_set!r} "
                             f"at episode {self.episode}; the network now has {n} input channels")
+
+    def _report_size(self) -> None:
+        """The network's size to ``on_note``; a warning (log and Python) when it is too big."""
+        if self.on_note:
+            self.on_note(size_line(self.network))
+        too_big = size_warning(self.network)
+        if too_big:
+            self.run.append_log(f"# warning: {too_big}")
+            warnings.warn(too_big, NetworkSizeWarning, stacklevel=3)
 
     def _record_config(self) -> None:
         """Write the discovered characters, board size and resolved values into config.toml."""
@@ -538,7 +554,11 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was written by an unknown retro-gamer version.")
     check_same_game(state, metadata, path)
-    network = state.get("network", {})
+    network = dict(state.get("network", {}))
+    if "view_radius" not in network:  # saved before views were bounded: the whole board
+        width, height = network.get("board_size", (0, 0))
+        fits = max(width, height) <= hp.view_radius + 1
+        network["view_radius"] = hp.view_radius if fits else 0
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
             raise CheckpointError(
@@ -551,5 +571,5 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
 
 
 __all__ = ["DQNTrainer", "EpisodeStats", "TrainingResult", "TrainingInterrupted",
-           "RewardClipWarning",
+           "RewardClipWarning", "NetworkSizeWarning",
            "select_device", "epsilon_greedy", "td_targets", "decayed"]
