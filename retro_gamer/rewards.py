@@ -17,8 +17,10 @@ is the simplest scale of that kind: the largest reward magnitude seen so far.
   the Q-values catch up through the ordinary TD updates. A single rare reward far
   larger than the others shrinks them all; ``reward_clip`` bounds such outliers.
 
-The scale is applied when a batch is trained on, not when a transition is
-stored, so every transition in the replay buffer is always on the same scale.
+Rewards are stored already divided by the scale. When the scale grows, every
+stored reward (the replay buffer's, the n-step queue's) is multiplied by
+``old / new`` scale, so the whole buffer is always on one scale; and on a game
+with one reward size the stored values are exactly those of clipping to 1.
 """
 
 from __future__ import annotations
@@ -30,10 +32,9 @@ class RewardScaler:
     """Clips (``clip > 0``) and scales (``scaling``) rewards for learning.
 
     :meth:`observe` takes each turn's game reward (a float, any unit) and returns
-    the value to store: the reward clipped to ``[-clip, clip]``, or unchanged.
-    :attr:`scale` is the divisor for stored rewards (and n-step sums of them) at
-    training time: the largest ``|stored reward|`` seen, or 1.0 before any
-    non-zero reward or with ``scaling`` off.
+    the value the agent learns from: the reward, clipped to ``[-clip, clip]`` if
+    asked, divided by :attr:`scale`, the largest ``|clipped reward|`` seen so far
+    (1.0 before any non-zero reward, or with ``scaling`` off).
     """
 
     def __init__(self, clip: float = 0.0, scaling: bool = True):
@@ -51,16 +52,25 @@ class RewardScaler:
             return 1.0
         return self.max_magnitude
 
-    def observe(self, reward: float) -> float:
-        """Record one turn's game reward and return what the replay buffer stores."""
-        learned = reward
+    def observe(self, reward: float) -> tuple[float, float]:
+        """Record one turn's game reward; return ``(learned, rescale)``.
+
+        ``learned`` is the value to store. ``rescale`` is 1.0, or, when this reward
+        raised the scale, ``old / new`` scale: the factor by which every reward
+        stored before must be multiplied to stay on the same scale.
+        """
+        clipped = reward
         if self.clip and abs(reward) >= self.clip:
-            learned = math.copysign(self.clip, reward)
+            clipped = math.copysign(self.clip, reward)
             sign = 1 if reward > 0 else -1
             lo, hi = self._clipped.get(sign, (reward, reward))
             self._clipped[sign] = (min(lo, reward), max(hi, reward))
-        self.max_magnitude = max(self.max_magnitude, abs(learned))
-        return learned
+        rescale = 1.0
+        if abs(clipped) > self.max_magnitude:
+            if self.scaling and self.max_magnitude:
+                rescale = self.max_magnitude / abs(clipped)
+            self.max_magnitude = abs(clipped)
+        return clipped / self.scale, rescale
 
     def clipping_warning(self) -> str | None:
         """A message, once, when clipping has made two different rewards look the same."""

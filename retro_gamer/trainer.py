@@ -5,8 +5,8 @@ The loop in :meth:`DQNTrainer.train` reads as the algorithm does: act
 epsilon-greedily, step the game, store the transition (as an n-step transition,
 reward clipped if asked, once ``n_step`` turns are known), every ``train_every`` turns
 (after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
-to TD targets (rewards divided by :class:`~retro_gamer.rewards.RewardScaler`'s
-scale) from a target network (Double DQN by default), copy the network
+to TD targets (rewards scaled by :class:`~retro_gamer.rewards.RewardScaler`)
+from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
 and the learning rate after each episode. Nothing in the loop reads a value
 back from the device except the chosen action (and, for prioritized replay,
@@ -126,7 +126,7 @@ def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
 class NStepQueue:
     """Turns one game's turns into n-step transitions (Sutton, 1988; Hessel et al., 2018).
 
-    Each turn is added with its reward as stored for learning (clipped if asked); once ``n``
+    Each turn is added with its reward as learned (clipped, scaled); once ``n``
     turns are queued the oldest leaves as ``(board, extras, action, sum_k gamma^k r_k,
     board_n, extras_n, done)``. When the game ends every queued turn leaves with its
     truncated sum and ``done`` (no bootstrap is needed past the end). An episode cut off by
@@ -152,6 +152,10 @@ class NStepQueue:
 
     def clear(self) -> None:
         self.turns.clear()
+
+    def rescale(self, factor: float) -> None:
+        """Multiply the queued turns' rewards by ``factor`` (the reward scale changed)."""
+        self.turns = [(*turn[:3], turn[3] * factor) for turn in self.turns]
 
     def _pop(self, next_board, next_extras, done: bool) -> tuple:
         ret = 0.0
@@ -287,7 +291,10 @@ class DQNTrainer:
             reward, done = env.act(action)
             if env.encoder.unknown:
                 self._handle_new_characters()
-            learned = self.reward_scaler.observe(reward)
+            learned, rescale = self.reward_scaler.observe(reward)
+            if rescale != 1.0:  # the scale grew: what is stored follows it
+                self.replay.rescale_rewards(rescale)
+                self.n_step.rescale(rescale)
             for transition in self.n_step.add(board, extras, action, learned, env.board,
                                               env.extras, done):
                 self.replay.push(*transition)
@@ -334,8 +341,7 @@ class DQNTrainer:
             next_encoded = self.network.encode(batch.next_boards)
             next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
                             if hp.double_dqn else None)
-            # Stored rewards are divided by today's scale, so all share one scale.
-            targets = td_targets(batch.rewards / self.reward_scaler.scale, batch.dones,
+            targets = td_targets(batch.rewards, batch.dones,
                                  self.target.q_values(next_encoded, batch.next_extras),
                                  hp.gamma ** hp.n_step, next_actions)
         losses = F.smooth_l1_loss(q, targets, reduction="none")

@@ -113,6 +113,30 @@ def test_a_per_turn_cost_game_learns_to_stay_at_the_wall_with_the_defaults(tmp_p
     assert greedy_return(tmp_path / "run") == BEST_RETURN
 
 
+def test_on_snake_the_new_default_trains_bit_for_bit_as_clipping_did(tmp_path):
+    """Snake's score has one reward size (+50): scaling changes nothing there (the evidence
+    that the Snake targets, measured with clipping, still hold)."""
+    from retro.examples.snake import create_game
+
+    from retro_gamer.games import load_metadata
+
+    settings = dict(training_episodes=4, memory_capacity=400, batch_size=16, layer_size=16,
+                    max_turns_per_episode=80, target_update_freq=20, eval_episodes=0,
+                    device="cpu", seed=2)  # seed 2 eats an apple in its second episode
+    metadata = load_metadata("retro.examples.snake")
+    runs = {"scaled": {}, "clipped": {"reward_clip": 1.0, "reward_scaling": False}}
+    for name, hyper in runs.items():
+        DQNTrainer(create_game, metadata, tmp_path / name, **settings, **hyper).train()
+    logs = {name: [line for line in (tmp_path / name / "training.log").read_text().splitlines()
+                   if line.startswith("[EP ")] for name in runs}
+    assert logs["scaled"] == logs["clipped"]
+    assert any("total_reward=50" in line for line in logs["scaled"])
+    weights = {name: torch.load(tmp_path / name / "checkpoints" / "final.pt",
+                                weights_only=True)["model"] for name in runs}
+    for key, tensor in weights["scaled"].items():
+        assert torch.equal(tensor, weights["clipped"][key]), key
+
+
 def test_clipping_that_erases_the_difference_warns_in_the_log_and_on_the_console(tmp_path):
     """The old default (reward_clip = 1) cannot tell -1 from -5: say so, once."""
     project = tmp_path / "project"
@@ -166,27 +190,36 @@ def test_the_scale_is_saved_so_a_resumed_run_matches_an_uninterrupted_one(tmp_pa
 
 
 def test_scaler_divides_by_the_largest_magnitude_seen_and_keeps_ratios():
+    """Against a simple reference: store every reward raw, divide all by the max at the end."""
     rng = random.Random(0)
     rewards = [rng.choice([0.0, -1.0, -5.0, 2.5, 50.0, -0.01]) for _ in range(500)]
     scaler = RewardScaler(clip=0.0, scaling=True)
-    assert scaler.scale == 1.0  # nothing seen yet: leave rewards as they are
-    seen = 0.0
+    assert scaler.scale == 1.0  # nothing seen yet: rewards pass as they are
+    stored: list[float] = []
     for reward in rewards:
-        assert scaler.observe(reward) == reward  # stored unchanged; scaled when trained on
-        seen = max(seen, abs(reward))
-        assert scaler.scale == (seen or 1.0)
-    assert scaler.scale == 50.0
+        learned, rescale = scaler.observe(reward)
+        stored = [value * rescale for value in stored] + [learned]
+    largest = max(abs(r) for r in rewards)
+    assert scaler.scale == largest == 50.0
+    assert stored == pytest.approx([r / largest for r in rewards], rel=1e-12, abs=0)
+
+
+def test_one_reward_size_gives_exactly_what_clipping_to_one_gave():
+    """Snake's score (+50 an apple, else 0): the stored values are clipping's, bit for bit."""
+    scaled, clipped = RewardScaler(), RewardScaler(clip=1.0, scaling=False)
+    for reward in [0.0, 0.0, 50.0, 0.0, 50.0, 50.0, 0.0]:
+        assert scaled.observe(reward) == clipped.observe(reward)
 
 
 def test_scaler_with_clipping_and_without_scaling():
     scaler = RewardScaler(clip=1.0, scaling=False)
-    assert [scaler.observe(r) for r in (-5.0, 0.5, 50.0, -1.0)] == [-1.0, 0.5, 1.0, -1.0]
+    assert [scaler.observe(r)[0] for r in (-5.0, 0.5, 50.0, -1.0)] == [-1.0, 0.5, 1.0, -1.0]
     assert scaler.scale == 1.0
     assert "-5 and -1" in scaler.clipping_warning()
     assert scaler.clipping_warning() is None  # once
     small = RewardScaler(clip=1.0, scaling=True)
-    small.observe(0.25)
-    assert small.scale == 0.25 and small.clipping_warning() is None
+    assert small.observe(0.25) == (1.0, 1.0) and small.observe(-3.0) == (-1.0, 0.25)
+    assert small.scale == 1.0 and small.clipping_warning() is None
 
 
 def test_scaler_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
