@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -198,23 +199,60 @@ class QNetwork(nn.Module):
             "view_radius": self.view_radius,
         }
 
-    def recentre(self, boards: torch.Tensor) -> torch.Tensor:
-        """``(B, H, W)`` boards to ``(B, h, w)`` views (:attr:`view_size`), player in the middle.
+    def player_position(self, boards: torch.Tensor, summary: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows and columns ``(B,)`` of the player on ``(B, H, W)`` boards.
 
-        The player is the first cell (row by row) holding one of ``center_codes``;
-        cells beyond the board's edge hold :attr:`WALL`. A board without the player
-        is shown around its own centre. Only the view's cells are gathered, so the
-        cost follows the view's size, not the board's.
+        The player is the first cell (row by row) holding one of ``center_codes``, or
+        the board's centre when there is none. With the whole-board :meth:`summary`
+        only the first block (row by row) that holds the player is searched, so a
+        large board is not scanned a second time; for a player of one cell that is
+        the same cell.
         """
         n, height, width = boards.shape
         flat = boards.reshape(n, -1)
-        is_player = flat == self.player_codes[0]
+        if summary is None:
+            cells, rows_of, cols_of = flat, None, None
+        else:
+            gh, gw = self.summary_grid()
+            bh, bw = math.ceil(height / gh), math.ceil(width / gw)
+            channels = [c - 1 for c in self.center_codes if 0 < c <= self.n_channels]
+            holds = summary[:, channels].amax(1).reshape(n, -1)
+            block = torch.argmax(holds, dim=1)
+            # The block's cells; rows and columns past the edge repeat the last (same block).
+            rows_of = ((block // gw * bh)[:, None]
+                       + torch.arange(bh, device=boards.device)).clamp(max=height - 1)
+            cols_of = ((block % gw * bw)[:, None]
+                       + torch.arange(bw, device=boards.device)).clamp(max=width - 1)
+            cells = flat.gather(1, (rows_of[:, :, None] * width
+                                    + cols_of[:, None, :]).view(n, -1))
+        is_player = cells == self.player_codes[0]
         for code in self.player_codes[1:]:
-            is_player |= flat == code
+            is_player |= cells == code
         found = is_player.any(1)
         first = torch.argmax(is_player.to(torch.uint8), dim=1)
-        rows = torch.where(found, first // width, torch.full_like(first, height // 2))
-        cols = torch.where(found, first % width, torch.full_like(first, width // 2))
+        if rows_of is None:
+            rows, cols = first // width, first % width
+        else:
+            rows = rows_of.gather(1, (first // cols_of.shape[1])[:, None]).squeeze(1)
+            cols = cols_of.gather(1, (first % cols_of.shape[1])[:, None]).squeeze(1)
+        return (torch.where(found, rows, torch.full_like(rows, height // 2)),
+                torch.where(found, cols, torch.full_like(cols, width // 2)))
+
+    def recentre(self, boards: torch.Tensor, summary: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """``(B, H, W)`` boards to ``(B, h, w)`` views (:attr:`view_size`), player in the middle.
+
+        The player is found by :meth:`player_position` (``summary``: the boards'
+        :meth:`summary`, computed here when the view needs one and it is not given);
+        cells beyond the board's edge hold :attr:`WALL`. Only the view's cells are
+        gathered, so the cost follows the view's size, not the board's.
+        """
+        n, height, width = boards.shape
+        if summary is None and self.summary_grid()[0]:
+            summary = self.summary(boards)
+        rows, cols = self.player_position(boards, summary)
+        flat = boards.reshape(n, -1)
         vh, vw = self.view_size
         # View cell (i, j) of sample b shows board cell (rows_b + i - vh//2, cols_b + j - vw//2).
         ys = rows[:, None] + torch.arange(vh, device=boards.device) - vh // 2
@@ -225,30 +263,50 @@ class QNetwork(nn.Module):
         view = flat.gather(1, index.view(n, -1)).view(n, vh, vw)
         return view.masked_fill_(~inside, self.WALL)
 
-    def encode(self, boards: torch.Tensor) -> Encoded:
+    def encode(self, boards: torch.Tensor, extras: torch.Tensor | None = None) -> Encoded:
         """``(B, H, W)`` uint8 boards to the network's float input.
 
         Spatial: one-hot ``(B, C, H, W)`` (channels-last in memory) of the board or
         of its egocentric view. Flat: one-hot ``(B, H, W, C)``. With a bounded view
         that cuts the board, a pair: that one-hot and the whole board's
-        :meth:`summary`. Networks with the same :meth:`shape_signature` share an
-        encoding, so the trainer encodes a batch of next boards once for both the
-        online and the target network.
+        :meth:`summary`, taken from ``extras`` when they carry it (see
+        :meth:`with_summary`) rather than computed again. Networks with the same
+        :meth:`shape_signature` share an encoding, so the trainer encodes a batch
+        of next boards once for both the online and the target network.
         """
-        summary = self.summary(boards) if self.summary_grid()[0] else None
+        summary = None
+        if self.summary_grid()[0]:
+            if extras is not None and extras.shape[1] > self.n_extras:
+                summary = extras[:, self.n_extras:].view(len(boards), self.n_channels,
+                                                         *self.summary_grid())
+            else:
+                summary = self.summary(boards)
         if self.center_codes:
-            boards = self.recentre(boards)
+            boards = self.recentre(boards, summary)
         # index_select, not table[boards]: advanced indexing was 8x slower here.
         one_hot = self.one_hot_table.index_select(0, boards.reshape(-1).long()).view(
             *boards.shape, -1)
         one_hot = one_hot.permute(0, 3, 1, 2) if self.spatial else one_hot
         return one_hot if summary is None else (one_hot, summary)
 
+    def with_summary(self, board: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """``extras`` of one ``(H, W)`` board followed by its flattened :meth:`summary`.
+
+        A training run stores these in the replay buffer, so the summary of a large
+        board is computed once per turn instead of once per sample of every batch;
+        :meth:`forward` accepts either form of ``extras``.
+        """
+        if not self.summary_grid()[0]:
+            return extras.copy()
+        summary = self.summary(torch.from_numpy(board).to(self.one_hot_table.device)[None])
+        return np.concatenate([extras, summary.flatten().cpu().numpy()])
+
     def forward(self, boards: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
-        return self.q_values(self.encode(boards), extras)
+        return self.q_values(self.encode(boards, extras), extras)
 
     def q_values(self, encoded: Encoded, extras: torch.Tensor) -> torch.Tensor:
-        """Q-values from an :meth:`encode`-d batch."""
+        """Q-values from an :meth:`encode`-d batch (``extras`` with or without the summary)."""
+        extras = extras[:, :self.n_extras]
         encoded, summary = encoded if isinstance(encoded, tuple) else (encoded, None)
         features = self.features(encoded)
         if self.local_view and self.center_codes:

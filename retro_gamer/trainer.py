@@ -243,9 +243,10 @@ class DQNTrainer:
         self._record_config()
         self._build(self.env.encoder.n_channels)
         width, height = self.env.board_size
+        n_stored = len(self._observed_extras(self.env.board, self.env.extras))
         self.replay: ReplayBuffer = make_replay(
             hp.prioritize_experiences, hp.memory_capacity, (height, width),
-            len(metadata.observe_state), self.np_rng, hp.priority_alpha, hp.priority_beta)
+            n_stored, self.np_rng, hp.priority_alpha, hp.priority_beta)
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
@@ -285,7 +286,7 @@ class DQNTrainer:
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
-            board, extras = env.board.copy(), env.extras.copy()
+            board, extras = env.board.copy(), self._observed_extras(env.board, env.extras)
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
             reward, done = env.act(action)
@@ -296,7 +297,8 @@ class DQNTrainer:
                 self.replay.rescale_rewards(rescale)
                 self.n_step.rescale(rescale)
             for transition in self.n_step.add(board, extras, action, learned, env.board,
-                                              env.extras, done):
+                                              self._observed_extras(env.board, env.extras),
+                                              done):
                 self.replay.push(*transition)
             steps += 1
             self.env_steps += 1
@@ -338,7 +340,7 @@ class DQNTrainer:
         q = self.network(batch.boards, batch.extras).gather(1, batch.actions[:, None]).squeeze(1)
         with torch.no_grad():
             # Both networks have one signature, so the next boards are encoded once.
-            next_encoded = self.network.encode(batch.next_boards)
+            next_encoded = self.network.encode(batch.next_boards, batch.next_extras)
             next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
                             if hp.double_dqn else None)
             targets = td_targets(batch.rewards, batch.dones,
@@ -358,6 +360,14 @@ class DQNTrainer:
         if self.train_steps % hp.target_update_freq == 0:
             self.target.load_state_dict(self.network.state_dict())
         return loss.detach()
+
+    def _observed_extras(self, board: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """What the replay buffer stores beside a board: the observed state values and,
+        for a bounded view, the board's summary (computed once, not once per sample).
+        With 'extend' the channels, hence the summary's size, may change: not stored."""
+        if self.hp.unknown_character_strategy == "extend":
+            return extras.copy()
+        return self.network.with_summary(board, extras)
 
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(*(torch.from_numpy(a).to(self.device, non_blocking=True) for a in batch))

@@ -155,6 +155,13 @@ def test_a_400x200_board_builds_a_bounded_network_and_trains(tmp_path):
                      + notes[0].split(" parameters, ")[1]]
     text = describe(net, FIELD_METADATA.actions, ["@", "G"])
     assert "bounded view: view_radius = 31" in text and "16x16-block summary" in text
+    # The replay buffer stores each board's summary beside it: the same Q-values either way.
+    assert trainer.replay.extras.shape[1] == 2 * 16 * 16
+    board = trainer.replay.boards[3]
+    stored = torch.from_numpy(trainer.replay.extras[3])[None]
+    with torch.no_grad():
+        torch.testing.assert_close(net(torch.from_numpy(board)[None], stored),
+                                   net(torch.from_numpy(board)[None], torch.zeros(1, 0)))
     # A new character widens every part of the network that sees characters, exactly.
     boards = torch.zeros(2, 200, 400, dtype=torch.uint8)
     boards[:, 100, 200], boards[0, 3, 7] = 1, 2
