@@ -435,7 +435,7 @@ def size_line(network: QNetwork) -> str:
     """``network: N parameters, M multiply-adds per sample (X times the defaults on Snake)``."""
     madds = multiply_adds(network)
     return (f"network: {count_parameters(network):,} parameters, {madds:,} multiply-adds per "
-            f"sample ({madds / SNAKE_MULTIPLY_ADDS:.1f}x the defaults on Snake)")
+            f"sample ({madds / SNAKE_MULTIPLY_ADDS:.2g}x the defaults on Snake)")
 
 
 def size_warning(network: QNetwork) -> str | None:

@@ -197,3 +197,23 @@ def test_create_states_the_size_and_warns_for_an_oversized_configuration(tmp_pat
     message = " ".join(whole.stderr.split())
     assert "warning: this network is" in message and "view_radius=31" in message
     assert "Traceback" not in whole.stderr
+
+
+def test_a_checkpoint_from_before_the_bound_resumes_on_a_board_it_does_not_cut(tmp_path):
+    from gamekit import corridor_metadata, create_corridor
+
+    from retro_gamer.run_dir import RunDirectory
+
+    settings = dict(device="cpu", max_turns_per_episode=10, batch_size=8, memory_capacity=50,
+                    eval_episodes=0, seed=3, checkpoint_every=1, layer_size=8)
+    run = tmp_path / "run"
+    DQNTrainer(create_corridor, corridor_metadata(spatial=True), run, training_episodes=1,
+               **settings).train()
+    path = run / "checkpoints" / "ep_0001.pt"
+    state = torch.load(path, weights_only=True)
+    del state["network"]["view_radius"]  # as written before view_radius existed
+    torch.save(state, path)
+    RunDirectory(run).update_config(hyper={"training_episodes": 2})
+    result = DQNTrainer(create_corridor, corridor_metadata(spatial=True), run).train(
+        resume="latest")
+    assert result.episodes_done == 2

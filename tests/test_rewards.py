@@ -157,6 +157,8 @@ def test_clipping_that_erases_the_difference_warns_in_the_log_and_on_the_console
     assert done.stderr.count("warning: reward_clip = 1 makes the game's rewards -5 and -1 "
                              "look the same") == 1, done.stderr
     assert "Traceback" not in done.stderr
+    # train states the network's size as it starts (create did too).
+    assert "training: network: 17,923 parameters, " in done.stderr
     log = (run / "training.log").read_text(encoding="utf-8")
     assert log.count("# warning: reward_clip = 1 makes the game's rewards -5 and -1") == 1
 
