@@ -21,6 +21,7 @@ from conftest import one_torch_thread
 
 from retro_gamer import GameEnvironment, GameMetadata
 from retro_gamer.agent import GreedyAgent
+from retro_gamer.evaluation import play_greedy
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory
 from retro_gamer.trainer import DQNTrainer, RewardClipWarning
@@ -86,15 +87,7 @@ def _one_torch_thread():
 
 def greedy_return(run_dir, turns: int = 40) -> float:
     agent = GreedyAgent.from_checkpoint(RunDirectory(run_dir))
-    env = GameEnvironment(create_wall_game, WALL_METADATA)
-    env.start()
-    total = 0.0
-    for _ in range(turns):
-        reward, done = env.act(agent.act(env.board, env.extras))
-        total += reward
-        if done:
-            break
-    return total
+    return play_greedy(agent, GameEnvironment(create_wall_game, WALL_METADATA), 1, turns)[0]
 
 
 def train_wall_game(run_dir, **hyper) -> None:
