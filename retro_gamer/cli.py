@@ -12,7 +12,8 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -224,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_create(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.overrides import hyperparameter_overrides
-    from retro_gamer.runs import create_run
+    from retro_gamer.runs import create_run, planned_size
 
     ensure_cwd_importable()
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Hyperparameters)
@@ -234,6 +235,7 @@ def cmd_create(args, console: Console) -> int:
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
                   f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
                   soft_wrap=True)
+    console.print(escape(planned_size(run)), highlight=False, soft_wrap=True)
     return 0
 
 
@@ -321,6 +323,14 @@ COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": 
             "eval": cmd_eval, "plot": cmd_plot}
 
 
+def _warning_printer(errors: Console) -> Callable[..., None]:
+    """Python warnings (e.g. the trainer's RewardClipWarning) as one 'warning:' line each."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        errors.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}",
+                     highlight=False, soft_wrap=True)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may come before or after options (train RUN -m gamma=0.9,0.99 --resume x):
@@ -335,7 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     try:
-        return COMMANDS[args.command](args, console)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(errors)
+            return COMMANDS[args.command](args, console)
     except RetroGamerError as error:
         if debug:
             raise

@@ -323,8 +323,15 @@ class Hyperparameters:
         False, "Dueling head: Q = V + A - mean(A) from shared hidden layers."
     )
     reward_clip: float = _field(
-        1.0, "Clip each turn's reward to [-reward_clip, reward_clip] for learning (0 = no "
-        "clipping); training.log keeps the game's own rewards.", lo=0.0, hi=1e9,
+        0.0, "Clip each turn's reward to [-reward_clip, reward_clip] for learning (0 = no "
+        "clipping); training.log keeps the game's own rewards. Clipping makes rewards "
+        "beyond the bound look alike (training warns when it sees that happen).",
+        lo=0.0, hi=1e9,
+    )
+    reward_scaling: bool = _field(
+        True, "Divide the rewards the agent learns from by the largest magnitude seen so "
+        "far (after reward_clip), so targets stay near 1 whatever the game's units while "
+        "the ratios between rewards are kept; training.log keeps the game's own rewards."
     )
     grad_clip: float = _field(
         10.0, "Largest gradient norm of a training step (0 = no clipping).", lo=0.0, hi=1e9,
@@ -346,6 +353,13 @@ class Hyperparameters:
         "MLP head also sees cell by cell (3: the 7x7 cells around it), so what is right "
         "next to the player is exact whatever the CNN's strides. 0: no window.",
         lo=0, hi=15,
+    )
+    view_radius: int = _field(
+        31, "With an egocentric view: the farthest the CNN sees from the player, in cells "
+        "along each axis, so its cost stops growing with the board (31: boards up to 32 "
+        "cells each way, Snake's included, are seen whole; larger ones through a 63x63 "
+        "window plus a 16x16-block summary of the whole board). 0: no bound.",
+        lo=0, hi=100_000,
     )
     torch_threads: int = _field(
         1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
@@ -395,7 +409,7 @@ HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 AUTO = "auto"  # center_on: find the player by itself
 
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
-                "local_view")
+                "local_view", "view_radius")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
+
+from retro_gamer.config import GameMetadata, Hyperparameters
+
+# What QNetwork.encode returns: the one-hot input, with the whole-board summary beside it
+# when a bounded view cuts the board.
+Encoded = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 def mlp(n_inputs: int, n_layers: int, layer_size: int, n_outputs: int) -> nn.Sequential:
@@ -41,10 +48,20 @@ class QNetwork(nn.Module):
     non-spatial layout) and the MLP is the whole network.
 
     ``observe_state`` values (``extras``) join the input of the MLP head.
+
+    ``view_radius`` bounds the egocentric view: at most ``2r+1`` cells each way, so
+    the CNN's cost stops growing with the board's area (0: the whole board, as
+    before the bound existed). When the bound cuts the board, a coarse summary of
+    the whole board joins the head too: the board split into at most
+    ``SUMMARY_CELLS x SUMMARY_CELLS`` blocks, one input per block and character,
+    1 where that character occurs in the block (max pooling), so a goal far outside
+    the view still shows where it is. Inputs of the MLP head, in order: CNN
+    features, the local window, the summary, the observed state values.
     """
 
     CONV1, CONV2 = 16, 32
     WALL = 255  # the code of an off-board cell in an egocentric view (its own channel)
+    SUMMARY_CELLS = 16  # blocks per axis of the whole-board summary (a bounded view only)
 
     def __init__(
         self,
@@ -60,6 +77,7 @@ class QNetwork(nn.Module):
         center_on: str = "",
         center_codes: tuple[int, ...] | list[int] = (),
         local_view: int = 0,
+        view_radius: int = 0,
     ):
         super().__init__()
         if center_codes and not spatial:
@@ -76,6 +94,7 @@ class QNetwork(nn.Module):
         self.center_on = center_on
         self.center_codes = tuple(int(c) for c in center_codes)
         self.local_view = local_view  # used only with an egocentric view (center_codes)
+        self.view_radius = view_radius  # used only with an egocentric view (center_codes)
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
         # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
@@ -84,9 +103,8 @@ class QNetwork(nn.Module):
         one_hot_table = torch.zeros(256, len(codes))
         one_hot_table[codes, torch.arange(len(codes))] = 1.0
         self.register_buffer("one_hot_table", one_hot_table, persistent=False)
-        table = torch.zeros(256, dtype=torch.bool)
-        table[list(self.center_codes)] = True
-        self.register_buffer("player_table", table, persistent=False)
+        self.register_buffer("player_codes", torch.tensor(self.center_codes, dtype=torch.uint8),
+                             persistent=False)
         if spatial:
             self.features = nn.Sequential(
                 nn.Conv2d(len(codes), self.CONV1, 3, stride=first_conv_stride, padding=1),
@@ -96,7 +114,8 @@ class QNetwork(nn.Module):
                 nn.Flatten(),
             ).to(memory_format=torch.channels_last)
             h, w = self.feature_grid()
-            n_features = self.CONV2 * h * w + self.local_inputs(len(codes))
+            n_features = (self.CONV2 * h * w + self.local_inputs(len(codes))
+                          + self.summary_inputs(n_channels))
         else:
             self.features = nn.Flatten()
             n_features = self.height * self.width * n_channels
@@ -108,8 +127,40 @@ class QNetwork(nn.Module):
     def view_size(self) -> tuple[int, int]:
         """Height and width of what the CNN sees: the board, or the re-centred view."""
         if self.center_codes:
-            return 2 * self.height - 1, 2 * self.width - 1
+            h, w = 2 * self.height - 1, 2 * self.width - 1
+            if self.view_radius:
+                h, w = min(h, 2 * self.view_radius + 1), min(w, 2 * self.view_radius + 1)
+            return h, w
         return self.height, self.width
+
+    def summary_grid(self) -> tuple[int, int]:
+        """Blocks (rows, columns) of the whole-board summary; (0, 0) when the view is whole."""
+        h, w = self.view_size
+        if not self.center_codes or (h, w) == (2 * self.height - 1, 2 * self.width - 1):
+            return 0, 0
+        return min(self.height, self.SUMMARY_CELLS), min(self.width, self.SUMMARY_CELLS)
+
+    def summary_inputs(self, n_channels: int) -> int:
+        """Inputs of the whole-board summary: its blocks times the board's characters."""
+        gh, gw = self.summary_grid()
+        return gh * gw * n_channels
+
+    def summary(self, boards: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W)`` uint8 boards to ``(B, C, rows, columns)`` presence of each character.
+
+        Works on the one-byte board, one comparison per character, so its cost is a
+        few passes over the board's bytes rather than a float one-hot of the board.
+        """
+        gh, gw = self.summary_grid()
+        n, height, width = boards.shape
+        bh, bw = math.ceil(height / gh), math.ceil(width / gw)
+        if (bh * gh, bw * gw) != (height, width):  # pad with empty cells to whole blocks
+            padded = boards.new_zeros(n, bh * gh, bw * gw)
+            padded[:, :height, :width] = boards
+            boards = padded
+        blocks = boards.view(n, gh, bh, gw, bw)
+        return torch.stack([(blocks == code).any(4).any(2)
+                            for code in range(1, self.n_channels + 1)], dim=1).float()
 
     def local_window(self) -> tuple[int, int]:
         """Height and width of the full-resolution window around the player (0, 0: none)."""
@@ -145,50 +196,118 @@ class QNetwork(nn.Module):
             "center_on": self.center_on,
             "center_codes": list(self.center_codes),
             "local_view": self.local_view,
+            "view_radius": self.view_radius,
         }
 
-    def recentre(self, boards: torch.Tensor) -> torch.Tensor:
-        """``(B, H, W)`` boards to ``(B, 2H-1, 2W-1)`` views with the player in the middle.
+    def player_position(self, boards: torch.Tensor, summary: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows and columns ``(B,)`` of the player on ``(B, H, W)`` boards.
 
-        The player is the first cell (row by row) holding one of ``center_codes``;
-        cells beyond the board's edge hold :attr:`WALL`. A board without the player
-        is shown around its own centre.
+        The player is the first cell (row by row) holding one of ``center_codes``, or
+        the board's centre when there is none. With the whole-board :meth:`summary`
+        only the first block (row by row) that holds the player is searched, so a
+        large board is not scanned a second time; for a player of one cell that is
+        the same cell.
         """
         n, height, width = boards.shape
-        is_player = self.player_table[boards.long()].view(n, -1)
+        flat = boards.reshape(n, -1)
+        if summary is None:
+            cells, rows_of, cols_of = flat, None, None
+        else:
+            gh, gw = self.summary_grid()
+            bh, bw = math.ceil(height / gh), math.ceil(width / gw)
+            channels = [c - 1 for c in self.center_codes if 0 < c <= self.n_channels]
+            holds = summary[:, channels].amax(1).reshape(n, -1)
+            block = torch.argmax(holds, dim=1)
+            # The block's cells; rows and columns past the edge repeat the last (same block).
+            rows_of = ((block // gw * bh)[:, None]
+                       + torch.arange(bh, device=boards.device)).clamp(max=height - 1)
+            cols_of = ((block % gw * bw)[:, None]
+                       + torch.arange(bw, device=boards.device)).clamp(max=width - 1)
+            cells = flat.gather(1, (rows_of[:, :, None] * width
+                                    + cols_of[:, None, :]).view(n, -1))
+        is_player = cells == self.player_codes[0]
+        for code in self.player_codes[1:]:
+            is_player |= cells == code
         found = is_player.any(1)
         first = torch.argmax(is_player.to(torch.uint8), dim=1)
-        rows = torch.where(found, first // width, torch.full_like(first, height // 2))
-        cols = torch.where(found, first % width, torch.full_like(first, width // 2))
-        padded = boards.new_full((n, 3 * height - 2, 3 * width - 2), self.WALL)
-        padded[:, height - 1:2 * height - 1, width - 1:2 * width - 1] = boards
-        # One flat gather: view cell (i, j) of sample b is padded[b, rows_b + i, cols_b + j].
-        stride = 3 * width - 2
-        offsets = (torch.arange(2 * height - 1, device=boards.device)[:, None] * stride
-                   + torch.arange(2 * width - 1, device=boards.device)).view(1, -1)
-        index = (rows * stride + cols)[:, None] + offsets
-        return padded.view(n, -1).gather(1, index).view(n, 2 * height - 1, 2 * width - 1)
+        if rows_of is None:
+            rows, cols = first // width, first % width
+        else:
+            rows = rows_of.gather(1, (first // cols_of.shape[1])[:, None]).squeeze(1)
+            cols = cols_of.gather(1, (first % cols_of.shape[1])[:, None]).squeeze(1)
+        return (torch.where(found, rows, torch.full_like(rows, height // 2)),
+                torch.where(found, cols, torch.full_like(cols, width // 2)))
 
-    def encode(self, boards: torch.Tensor) -> torch.Tensor:
+    def recentre(self, boards: torch.Tensor, summary: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """``(B, H, W)`` boards to ``(B, h, w)`` views (:attr:`view_size`), player in the middle.
+
+        The player is found by :meth:`player_position` (``summary``: the boards'
+        :meth:`summary`, computed here when the view needs one and it is not given);
+        cells beyond the board's edge hold :attr:`WALL`. Only the view's cells are
+        gathered, so the cost follows the view's size, not the board's.
+        """
+        n, height, width = boards.shape
+        if summary is None and self.summary_grid()[0]:
+            summary = self.summary(boards)
+        rows, cols = self.player_position(boards, summary)
+        flat = boards.reshape(n, -1)
+        vh, vw = self.view_size
+        # View cell (i, j) of sample b shows board cell (rows_b + i - vh//2, cols_b + j - vw//2).
+        ys = rows[:, None] + torch.arange(vh, device=boards.device) - vh // 2
+        xs = cols[:, None] + torch.arange(vw, device=boards.device) - vw // 2
+        inside = (((ys >= 0) & (ys < height))[:, :, None]
+                  & ((xs >= 0) & (xs < width))[:, None, :])
+        index = ys.clamp(0, height - 1)[:, :, None] * width + xs.clamp(0, width - 1)[:, None, :]
+        view = flat.gather(1, index.view(n, -1)).view(n, vh, vw)
+        return view.masked_fill_(~inside, self.WALL)
+
+    def encode(self, boards: torch.Tensor, extras: torch.Tensor | None = None) -> Encoded:
         """``(B, H, W)`` uint8 boards to the network's float input.
 
         Spatial: one-hot ``(B, C, H, W)`` (channels-last in memory) of the board or
-        of its egocentric view. Flat: one-hot ``(B, H, W, C)``. Networks with the
-        same :meth:`shape_signature` share an encoding, so the trainer encodes a
-        batch of next boards once for both the online and the target network.
+        of its egocentric view. Flat: one-hot ``(B, H, W, C)``. With a bounded view
+        that cuts the board, a pair: that one-hot and the whole board's
+        :meth:`summary`, taken from ``extras`` when they carry it (see
+        :meth:`with_summary`) rather than computed again. Networks with the same
+        :meth:`shape_signature` share an encoding, so the trainer encodes a batch
+        of next boards once for both the online and the target network.
         """
+        summary = None
+        if self.summary_grid()[0]:
+            if extras is not None and extras.shape[1] > self.n_extras:
+                summary = extras[:, self.n_extras:].view(len(boards), self.n_channels,
+                                                         *self.summary_grid())
+            else:
+                summary = self.summary(boards)
         if self.center_codes:
-            boards = self.recentre(boards)
+            boards = self.recentre(boards, summary)
         # index_select, not table[boards]: advanced indexing was 8x slower here.
         one_hot = self.one_hot_table.index_select(0, boards.reshape(-1).long()).view(
             *boards.shape, -1)
-        return one_hot.permute(0, 3, 1, 2) if self.spatial else one_hot
+        one_hot = one_hot.permute(0, 3, 1, 2) if self.spatial else one_hot
+        return one_hot if summary is None else (one_hot, summary)
+
+    def with_summary(self, board: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """``extras`` of one ``(H, W)`` board followed by its flattened :meth:`summary`.
+
+        A training run stores these in the replay buffer, so the summary of a large
+        board is computed once per turn instead of once per sample of every batch;
+        :meth:`forward` accepts either form of ``extras``.
+        """
+        if not self.summary_grid()[0]:
+            return extras.copy()
+        summary = self.summary(torch.from_numpy(board).to(self.one_hot_table.device)[None])
+        return np.concatenate([extras, summary.flatten().cpu().numpy()])
 
     def forward(self, boards: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
-        return self.q_values(self.encode(boards), extras)
+        return self.q_values(self.encode(boards, extras), extras)
 
-    def q_values(self, encoded: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
-        """Q-values from an :meth:`encode`-d batch."""
+    def q_values(self, encoded: Encoded, extras: torch.Tensor) -> torch.Tensor:
+        """Q-values from an :meth:`encode`-d batch (``extras`` with or without the summary)."""
+        extras = extras[:, :self.n_extras]
+        encoded, summary = encoded if isinstance(encoded, tuple) else (encoded, None)
         features = self.features(encoded)
         if self.local_view and self.center_codes:
             # The cells around the player, exactly, beside what the strided CNN makes of them.
@@ -196,6 +315,8 @@ class QNetwork(nn.Module):
             top, left = h // 2 - wh // 2, w // 2 - ww // 2
             window = encoded[:, :, top:top + wh, left:left + ww]
             features = torch.cat([features, window.flatten(1)], dim=1)
+        if summary is not None:
+            features = torch.cat([features, summary.flatten(1)], dim=1)
         if self.n_extras:
             features = torch.cat([features, extras], dim=1)
         out = self.head(features)
@@ -219,23 +340,23 @@ class QNetwork(nn.Module):
         if self.spatial:
             weight = state["features.0.weight"]
             extra = int(bool(self.center_codes))  # the wall channel stays last
-            grown = torch.zeros(weight.shape[0], n_channels + extra, *weight.shape[2:],
-                                dtype=weight.dtype)
-            grown[:, :old] = weight[:, :old]
-            if extra:
-                grown[:, -1] = weight[:, -1]
-            state["features.0.weight"] = grown
-            if self.local_inputs(1):  # the window's inputs, channel by channel, wall last
-                head = state["head.0.weight"]
-                cells = self.local_inputs(1)
-                n_cnn = head.shape[1] - self.local_inputs(old + extra)
-                local = head[:, n_cnn:].reshape(head.shape[0], old + extra, cells)
-                wide = torch.zeros(head.shape[0], n_channels + extra, cells, dtype=head.dtype)
-                wide[:, :old] = local[:, :old]
-                if extra:
-                    wide[:, -1] = local[:, -1]
-                state["head.0.weight"] = torch.cat(
-                    [head[:, :n_cnn], wide.reshape(head.shape[0], -1)], dim=1)
+            kernel = weight.shape[2:]
+            state["features.0.weight"] = _widen_channels(
+                weight.reshape(weight.shape[0], -1), kernel.numel(), old, n_channels, extra
+            ).reshape(weight.shape[0], n_channels + extra, *kernel)
+            # The head's inputs: CNN features, then the window (channel by channel, wall
+            # last), the summary (channel by channel), the observed state values.
+            head = state["head.0.weight"]
+            h, w = self.feature_grid()
+            parts = [head[:, :self.CONV2 * h * w]]
+            start = self.CONV2 * h * w
+            for cells, wall in ((self.local_inputs(1), extra), (self.summary_inputs(1), 0)):
+                if cells:
+                    block = head[:, start:start + cells * (old + wall)]
+                    parts.append(_widen_channels(block, cells, old, n_channels, wall))
+                    start += cells * (old + wall)
+            parts.append(head[:, start:])
+            state["head.0.weight"] = torch.cat(parts, dim=1)
         else:
             weight = state["head.0.weight"]
             board_inputs = self.height * self.width * old
@@ -247,6 +368,19 @@ class QNetwork(nn.Module):
             )
         wider.load_state_dict(state)
         return wider
+
+
+def _widen_channels(weight: torch.Tensor, cells: int, old: int, new: int,
+                    wall: int) -> torch.Tensor:
+    """Columns laid out channel by channel (``cells`` each, ``wall`` extra channels last)
+    grown from ``old`` to ``new`` channels; the new channels' weights are zero."""
+    rows = weight.shape[0]
+    by_channel = weight.reshape(rows, old + wall, cells)
+    grown = torch.zeros(rows, new + wall, cells, dtype=weight.dtype)
+    grown[:, :old] = by_channel[:, :old]
+    if wall:
+        grown[:, -wall:] = by_channel[:, -wall:]
+    return grown.reshape(rows, -1)
 
 
 def count_parameters(network: nn.Module) -> int:
@@ -266,6 +400,64 @@ def multiply_adds(network: QNetwork) -> int:
         elif isinstance(layer, nn.Linear):
             total += layer.in_features * layer.out_features
     return total
+
+
+def build_network(n_channels: int, board_size, metadata: GameMetadata, hp: Hyperparameters,
+                  center_codes: list[int]) -> QNetwork:
+    """The Q-network a run with this description and these hyperparameters trains."""
+    return QNetwork(n_channels, tuple(board_size), len(metadata.observe_state),
+                    metadata.n_actions, hp.n_layers, hp.layer_size, metadata.spatial,
+                    first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
+                    center_on=hp.center_on, center_codes=center_codes,
+                    local_view=hp.local_view, view_radius=hp.view_radius)
+
+
+def planned_network(metadata: GameMetadata, hp: Hyperparameters) -> QNetwork:
+    """The network :func:`build_network` will build, on torch's ``meta`` device (no memory).
+
+    Before training the character set may be unknown (one channel is assumed) and
+    ``center_on = auto`` has not looked for the player yet (it is assumed found on a
+    spatial board): the size is exact up to those two.
+    """
+    n_channels = len(metadata.character_set or []) or 1
+    center = [1] if metadata.spatial and hp.center_on else []
+    with torch.device("meta"):
+        return build_network(n_channels, metadata.board_size, metadata, hp, center)
+
+
+# Multiply-adds per sample of the defaults' network on Snake (32x16 board, six characters,
+# egocentric view): the cost that trains at the rates docs/benchmarks.md reports.
+SNAKE_MULTIPLY_ADDS = 1_691_136
+TOO_SLOW = 10  # times Snake's cost per sample beyond which create and train warn
+
+
+def size_line(network: QNetwork) -> str:
+    """``network: N parameters, M multiply-adds per sample (X times the defaults on Snake)``."""
+    madds = multiply_adds(network)
+    return (f"network: {count_parameters(network):,} parameters, {madds:,} multiply-adds per "
+            f"sample ({madds / SNAKE_MULTIPLY_ADDS:.2g}x the defaults on Snake)")
+
+
+def size_warning(network: QNetwork) -> str | None:
+    """A message when a training step would cost over :data:`TOO_SLOW` times Snake's."""
+    ratio = multiply_adds(network) / SNAKE_MULTIPLY_ADDS
+    if ratio <= TOO_SLOW:
+        return None
+    vh, vw = network.view_size
+    fixes = []
+    if network.spatial and network.center_codes and (
+            not network.view_radius or max(vh, vw) > 63):
+        fixes.append("bound the egocentric view (view_radius=31, the default)")
+    if network.spatial and not network.center_codes:
+        fixes.append("centre the view on the player (center_on=auto or its characters), "
+                     "which bounds it")
+    if not network.spatial:
+        fixes.append("describe the board as spatial (spatial = true), so a CNN with a "
+                     "bounded view sees it")
+    fixes.append("use a smaller head (layer_size, n_layers)")
+    return (f"this network is {ratio:.0f} times as costly per step as the defaults on Snake "
+            f"({count_parameters(network):,} parameters, a {vw}x{vh} view): training will "
+            f"be about that much slower per step. To speed it up: " + "; or ".join(fixes) + ".")
 
 
 def describe(network: QNetwork, action_names: list[str], character_set: list[str]) -> str:
@@ -288,6 +480,12 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         lines.append(f"  egocentric view: the board re-centred on {player!r}{found}, "
                      f"{vw}x{vh} cells, off-board cells as a wall channel")
         height, width, c = vh, vw, c + 1
+        if network.summary_grid()[0]:
+            gh, gw = network.summary_grid()
+            lines.append(f"  bounded view: view_radius = {network.view_radius} keeps the view at "
+                         f"{vw}x{vh} whatever the board's size; a {gw}x{gh}-block summary of "
+                         f"the whole board (1 where a character occurs in a block) joins the "
+                         f"MLP head ({network.summary_inputs(network.n_channels)} inputs)")
         if network.local_inputs(1):
             wh, ww = network.local_window()
             lines.append(f"  local window: the {ww}x{wh} cells around the player, one-hot, "

@@ -255,6 +255,13 @@ class TrainingProgress:
                            moving_average(returns, self.window))
         return [grid, title, chart]
 
+    def note(self, text: str) -> None:
+        """One line of information (the network's size) above the live display."""
+        if self._progress is not None:
+            self.console.print(text, highlight=False, soft_wrap=True)
+        else:
+            _write_line(f"{self.label}: {text}")
+
     # -- the callback ---------------------------------------------------------
 
     def __call__(self, stats: EpisodeStats) -> None:

@@ -66,6 +66,10 @@ class ReplayBuffer:
         self.size = min(self.size + 1, self.capacity)
         return i
 
+    def rescale_rewards(self, factor: float) -> None:
+        """Multiply every stored reward by ``factor`` (the reward scale changed)."""
+        self.rewards[:self.size] *= factor
+
     def sample(self, batch_size: int, progress: float = 0.0) -> Batch:
         """Draw ``batch_size`` transitions uniformly (with replacement)."""
         indices = self.rng.integers(0, self.size, size=batch_size)

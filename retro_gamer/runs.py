@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from retro_gamer.config import GameMetadata, Hyperparameters
+from retro_gamer.config import AUTO, GameMetadata, Hyperparameters
 from retro_gamer.errors import RunDirectoryError
 from retro_gamer.games import find_create_game
 from retro_gamer.run_dir import RunDirectory
@@ -37,19 +38,37 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
     return run
 
 
+def planned_size(run: RunDirectory) -> str:
+    """The size of the network ``run`` will train (:func:`~retro_gamer.networks.size_line`),
+    from its config.toml; too large a network is also reported as a NetworkSizeWarning."""
+    from retro_gamer.networks import planned_network, size_line, size_warning
+    from retro_gamer.trainer import NetworkSizeWarning
+
+    metadata, hyper = run.read_config()
+    network = planned_network(metadata, hyper)
+    too_big = size_warning(network)
+    if too_big:
+        warnings.warn(too_big, NetworkSizeWarning, stacklevel=2)
+    assumed = [] if metadata.character_set else ["one character assumed"]
+    if metadata.spatial and hyper.center_on == AUTO:
+        assumed.append("if center_on = auto finds the player")
+    return size_line(network) + (f" ({'; '.join(assumed)})" if assumed else "")
+
+
 def open_trainer(run_dir: str | os.PathLike,
-                 on_episode: Callable[[EpisodeStats], bool | None] | None = None) -> DQNTrainer:
+                 on_episode: Callable[[EpisodeStats], bool | None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> DQNTrainer:
     """A trainer for the run described by ``run_dir/config.toml``."""
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()
     create_game = find_create_game(metadata.module)
     return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
-                      **hyper.to_dict())
+                      on_note=on_note, **hyper.to_dict())
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
-              on_episode: Callable[[EpisodeStats], bool | None] | None = None
-              ) -> TrainingResult:
+              on_episode: Callable[[EpisodeStats], bool | None] | None = None,
+              on_note: Callable[[str], None] | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
@@ -60,7 +79,7 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
     run = RunDirectory(run_dir)
     _, hyper = run.read_config()
     if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode).train(resume=resume)
+        return open_trainer(run_dir, on_episode, on_note).train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
     board = TensorBoardLogger(run.tensorboard_dir)
@@ -70,6 +89,6 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
         return on_episode(stats) if on_episode is not None else None
 
     try:
-        return open_trainer(run_dir, both).train(resume=resume)
+        return open_trainer(run_dir, both, on_note).train(resume=resume)
     finally:
         board.close()

@@ -391,7 +391,7 @@ class TrainTask:
                     return reporter is not None and reporter.episode(stats.episode,
                                                                      stats.total_reward)
 
-                train_run(run.path, resume, on_episode=on_episode)
+                train_run(run.path, resume, on_episode=on_episode, on_note=progress.note)
             # eval_episodes = 0 skips the evaluation: such a run has no objective.
             objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:

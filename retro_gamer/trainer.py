@@ -3,9 +3,10 @@ through deep reinforcement learning") on a retro game.
 
 The loop in :meth:`DQNTrainer.train` reads as the algorithm does: act
 epsilon-greedily, step the game, store the transition (as an n-step transition,
-reward clipped, once ``n_step`` turns are known), every ``train_every`` turns
+reward clipped if asked, once ``n_step`` turns are known), every ``train_every`` turns
 (after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
-to TD targets from a target network (Double DQN by default), copy the network
+to TD targets (rewards scaled by :class:`~retro_gamer.rewards.RewardScaler`)
+from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
 and the learning rate after each episode. Nothing in the loop reads a value
 back from the device except the chosen action (and, for prioritized replay,
@@ -25,6 +26,7 @@ import random
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +39,9 @@ import torch.nn.functional as F
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
-from retro_gamer.networks import QNetwork, describe
+from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
+from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
 
 CHECKPOINT_FORMAT = 1
@@ -68,6 +71,14 @@ class TrainingResult:
     final_checkpoint: Path | None
     interrupted: bool
     seconds: float
+
+
+class NetworkSizeWarning(UserWarning):
+    """The network costs so much per step that training will be slow (see ``size_warning``)."""
+
+
+class RewardClipWarning(UserWarning):
+    """``reward_clip`` made rewards that the game tells apart look the same."""
 
 
 class TrainingInterrupted(RunDirectoryError):
@@ -115,13 +126,13 @@ def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
 class NStepQueue:
     """Turns one game's turns into n-step transitions (Sutton, 1988; Hessel et al., 2018).
 
-    Each turn is added with its (clipped) reward; once ``n`` turns are queued the
-    oldest leaves as ``(board, extras, action, sum_k gamma^k r_k, board_n, extras_n,
-    done)``. When the game ends every queued turn leaves with its truncated sum and
-    ``done`` (no bootstrap is needed past the end). An episode cut off by
+    Each turn is added with its reward as learned (clipped, scaled); once ``n``
+    turns are queued the oldest leaves as ``(board, extras, action, sum_k gamma^k r_k,
+    board_n, extras_n, done)``. When the game ends every queued turn leaves with its
+    truncated sum and ``done`` (no bootstrap is needed past the end). An episode cut off by
     ``max_turns_per_episode`` drops its last ``n - 1`` turns, whose targets would need
-    another discount. The queue is empty at every episode boundary, so checkpoints
-    (written between episodes) need not hold it.
+    another discount. The queue is empty at every episode boundary, so checkpoints (written
+    between episodes) need not hold it.
     """
 
     def __init__(self, n: int, gamma: float):
@@ -141,6 +152,10 @@ class NStepQueue:
 
     def clear(self) -> None:
         self.turns.clear()
+
+    def rescale(self, factor: float) -> None:
+        """Multiply the queued turns' rewards by ``factor`` (the reward scale changed)."""
+        self.turns = [(*turn[:3], turn[3] * factor) for turn in self.turns]
 
     def _pop(self, next_board, next_extras, done: bool) -> tuple:
         ret = 0.0
@@ -170,11 +185,15 @@ class DQNTrainer:
     Keyword arguments are hyperparameters (see :class:`Hyperparameters`); an
     unknown name is refused with a suggestion. If ``run_dir`` has a
     ``config.toml`` its values are the starting point and keywords override them.
+    ``on_note`` receives one-line facts for the user (the network's size) when
+    training starts; a network too costly to train at a useful rate is also
+    reported as a :class:`NetworkSizeWarning` and in ``training.log``.
     """
 
     def __init__(self, create_game: Callable[[], Any], metadata: GameMetadata,
                  run_dir: str | os.PathLike, *,
                  on_episode: Callable[[EpisodeStats], None] | None = None,
+                 on_note: Callable[[str], None] | None = None,
                  **hyperparameters: Any):
         self.create_game = create_game
         self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
@@ -183,6 +202,7 @@ class DQNTrainer:
         base.update(hyperparameters)
         self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
         self.on_episode = on_episode
+        self.on_note = on_note  # one-line facts for the user: the network's size
         self.stop_requested = False
 
     # The loop -----------------------------------------------------------------
@@ -223,16 +243,19 @@ class DQNTrainer:
         self._record_config()
         self._build(self.env.encoder.n_channels)
         width, height = self.env.board_size
+        n_stored = len(self._observed_extras(self.env.board, self.env.extras))
         self.replay: ReplayBuffer = make_replay(
             hp.prioritize_experiences, hp.memory_capacity, (height, width),
-            len(metadata.observe_state), self.np_rng, hp.priority_alpha, hp.priority_beta)
+            n_stored, self.np_rng, hp.priority_alpha, hp.priority_beta)
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
+        self.reward_scaler = RewardScaler(hp.reward_clip, hp.reward_scaling)
         if checkpoint:
             self._restore(checkpoint, resume)
         else:
             self.run.start_log(self._header())
+        self._report_size()
 
         started = time.perf_counter()
         last_saved: Path | None = None
@@ -260,19 +283,22 @@ class DQNTrainer:
         total_reward, steps = 0.0, 0
         loss_sum, n_losses = torch.zeros((), device=self.device), 0
         epsilon = self.epsilon
-        clip = hp.reward_clip
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
-            board, extras = env.board.copy(), env.extras.copy()
+            board, extras = env.board.copy(), self._observed_extras(env.board, env.extras)
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
             reward, done = env.act(action)
             if env.encoder.unknown:
                 self._handle_new_characters()
-            learned = min(max(reward, -clip), clip) if clip else reward
+            learned, rescale = self.reward_scaler.observe(reward)
+            if rescale != 1.0:  # the scale grew: what is stored follows it
+                self.replay.rescale_rewards(rescale)
+                self.n_step.rescale(rescale)
             for transition in self.n_step.add(board, extras, action, learned, env.board,
-                                              env.extras, done):
+                                              self._observed_extras(env.board, env.extras),
+                                              done):
                 self.replay.push(*transition)
             steps += 1
             self.env_steps += 1
@@ -285,6 +311,10 @@ class DQNTrainer:
             if done:
                 break
         self.n_step.clear()
+        warning = self.reward_scaler.clipping_warning()
+        if warning:
+            self.run.append_log(f"# warning: {warning}")
+            warnings.warn(warning, RewardClipWarning, stacklevel=1)
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
@@ -311,7 +341,7 @@ class DQNTrainer:
         q = self.network(batch.boards, batch.extras).gather(1, batch.actions[:, None]).squeeze(1)
         with torch.no_grad():
             # Both networks have one signature, so the next boards are encoded once.
-            next_encoded = self.network.encode(batch.next_boards)
+            next_encoded = self.network.encode(batch.next_boards, batch.next_extras)
             next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
                             if hp.double_dqn else None)
             targets = td_targets(batch.rewards, batch.dones,
@@ -332,6 +362,14 @@ class DQNTrainer:
             self.target.load_state_dict(self.network.state_dict())
         return loss.detach()
 
+    def _observed_extras(self, board: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """What the replay buffer stores beside a board: the observed state values and,
+        for a bounded view, the board's summary (computed once, not once per sample).
+        With 'extend' the channels, hence the summary's size, may change: not stored."""
+        if self.hp.unknown_character_strategy == "extend":
+            return extras.copy()
+        return self.network.with_summary(board, extras)
+
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(*(torch.from_numpy(a).to(self.device, non_blocking=True) for a in batch))
 
@@ -339,11 +377,8 @@ class DQNTrainer:
 
     def _build(self, n_channels: int) -> None:
         hp, md = self.hp, self.metadata
-        self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
-                                md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
-                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
-                                center_on=hp.center_on, center_codes=self._center_codes(),
-                                local_view=hp.local_view).to(self.device)
+        self.network = build_network(n_channels, self.env.board_size, md, hp,
+                                     self._center_codes()).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)
@@ -405,6 +440,15 @@ class DQNTrainer:
         self.run.append_log(f"# extended character_set to {self.metadata.character_set!r} "
                             f"at episode {self.episode}; the network now has {n} input channels")
 
+    def _report_size(self) -> None:
+        """The network's size to ``on_note``; a warning (log and Python) when it is too big."""
+        if self.on_note:
+            self.on_note(size_line(self.network))
+        too_big = size_warning(self.network)
+        if too_big:
+            self.run.append_log(f"# warning: {too_big}")
+            warnings.warn(too_big, NetworkSizeWarning, stacklevel=3)
+
     def _record_config(self) -> None:
         """Write the discovered characters, board size and resolved values into config.toml."""
         if not self.run.config_path.is_file():
@@ -440,6 +484,7 @@ class DQNTrainer:
             "episode": self.episode,
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
+            "rewards": self.reward_scaler.state_dict(),
             "seed": self.hp.seed,
             "rng": {
                 "game": random.getstate(),
@@ -480,6 +525,8 @@ class DQNTrainer:
         self.episode = int(state["episode"])
         self.env_steps = int(state["env_steps"])
         self.train_steps = int(state["train_steps"])
+        if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
+            self.reward_scaler.load_state_dict(state["rewards"])
         rng = state["rng"]
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
@@ -524,7 +571,11 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was written by an unknown retro-gamer version.")
     check_same_game(state, metadata, path)
-    network = state.get("network", {})
+    network = dict(state.get("network", {}))
+    if "view_radius" not in network:  # saved before views were bounded: the whole board
+        width, height = network.get("board_size", (0, 0))
+        fits = max(width, height) <= hp.view_radius + 1
+        network["view_radius"] = hp.view_radius if fits else 0
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
             raise CheckpointError(
@@ -537,4 +588,5 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
 
 
 __all__ = ["DQNTrainer", "EpisodeStats", "TrainingResult", "TrainingInterrupted",
+           "RewardClipWarning", "NetworkSizeWarning",
            "select_device", "epsilon_greedy", "td_targets", "decayed"]
