@@ -35,6 +35,10 @@ class GameCrashed(RetroGamerError):
     """The game's own code raised an exception while being created or stepped."""
 
 
+class GameWarning(UserWarning):
+    """Something about a game that lets training run but keeps it from learning."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)

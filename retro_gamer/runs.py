@@ -11,7 +11,7 @@ from retro_gamer.config import GameMetadata, Hyperparameters
 from retro_gamer.errors import RunDirectoryError
 from retro_gamer.games import find_create_game
 from retro_gamer.run_dir import RunDirectory
-from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult
+from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult, TurnStats
 
 
 def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str, Any]
@@ -38,17 +38,19 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
 
 
 def open_trainer(run_dir: str | os.PathLike,
-                 on_episode: Callable[[EpisodeStats], None] | None = None) -> DQNTrainer:
+                 on_episode: Callable[[EpisodeStats], None] | None = None,
+                 on_turn: Callable[[TurnStats], None] | None = None) -> DQNTrainer:
     """A trainer for the run described by ``run_dir/config.toml``."""
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()
     create_game = find_create_game(metadata.module)
     return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
-                      **hyper.to_dict())
+                      on_turn=on_turn, **hyper.to_dict())
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
-              on_episode: Callable[[EpisodeStats], None] | None = None) -> TrainingResult:
+              on_episode: Callable[[EpisodeStats], None] | None = None,
+              on_turn: Callable[[TurnStats], None] | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     With ``tensorboard = true`` the episodes also go to TensorBoard event files.
@@ -56,7 +58,7 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
     run = RunDirectory(run_dir)
     _, hyper = run.read_config()
     if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode).train(resume=resume)
+        return open_trainer(run_dir, on_episode, on_turn).train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
     board = TensorBoardLogger(run.tensorboard_dir)
@@ -67,6 +69,6 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
             on_episode(stats)
 
     try:
-        return open_trainer(run_dir, both).train(resume=resume)
+        return open_trainer(run_dir, both, on_turn).train(resume=resume)
     finally:
         board.close()

@@ -35,7 +35,7 @@ from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
 from retro_gamer.evaluation import evaluate_run
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
-from retro_gamer.progress import TrainingProgress
+from retro_gamer.progress import TrainingProgress, counted
 from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
 
@@ -146,8 +146,8 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
     objective = result.get("objective")
     score = ("" if objective is None else
              f" Greedy play after training: mean return {objective:g}.")
-    console.print(f"Trained {episodes} episodes.{score} Watch the agent: retro-gamer play "
-                  f"{run.path}", highlight=False, soft_wrap=True)
+    console.print(f"Trained {counted(episodes, 'episode')}.{score} Watch the agent: "
+                  f"retro-gamer play {run.path}", highlight=False, soft_wrap=True)
 
 
 def task_overrides(overrides: list[str]) -> list[str]:
@@ -229,7 +229,7 @@ class TrainTask:
             run.remove_partial_writes()
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
-                train_run(run.path, resume, on_episode=progress)
+                train_run(run.path, resume, on_episode=progress, on_turn=progress.on_turn)
         # eval_episodes = 0 skips the evaluation: such a run has no objective.
         objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:

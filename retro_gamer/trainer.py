@@ -61,6 +61,23 @@ class EpisodeStats:
 
 
 @dataclass
+class TurnStats:
+    """Where the episode in progress stands, reported every ``TURN_REPORT_EVERY`` turns."""
+
+    episode: int  # the episode being played
+    total_episodes: int
+    turn: int  # turns played in this episode so far
+    env_steps: int
+    train_steps: int
+    elapsed: float  # seconds since this process started training
+
+
+# Long episodes (a large board, a good player) can run for minutes: the progress display
+# hears about them every this many turns, at the cost of one comparison per turn.
+TURN_REPORT_EVERY = 100
+
+
+@dataclass
 class TrainingResult:
     episodes_done: int
     env_steps: int
@@ -175,6 +192,7 @@ class DQNTrainer:
     def __init__(self, create_game: Callable[[], Any], metadata: GameMetadata,
                  run_dir: str | os.PathLike, *,
                  on_episode: Callable[[EpisodeStats], None] | None = None,
+                 on_turn: Callable[[TurnStats], None] | None = None,
                  **hyperparameters: Any):
         self.create_game = create_game
         self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
@@ -183,6 +201,7 @@ class DQNTrainer:
         base.update(hyperparameters)
         self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
         self.on_episode = on_episode
+        self.on_turn = on_turn
         self.stop_requested = False
 
     # The loop -----------------------------------------------------------------
@@ -284,6 +303,9 @@ class DQNTrainer:
                     n_losses += 1
             if done:
                 break
+            if self.on_turn and steps % TURN_REPORT_EVERY == 0:
+                self.on_turn(TurnStats(self.episode, hp.training_episodes, steps, self.env_steps,
+                                       self.train_steps, time.perf_counter() - started))
         self.n_step.clear()
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
@@ -535,5 +557,5 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
         raise CheckpointError(f"{path} has spatial = {network.get('spatial')}; the run differs.")
 
 
-__all__ = ["DQNTrainer", "EpisodeStats", "TrainingResult", "TrainingInterrupted",
+__all__ = ["DQNTrainer", "EpisodeStats", "TurnStats", "TrainingResult", "TrainingInterrupted",
            "select_device", "epsilon_greedy", "td_targets", "decayed"]
