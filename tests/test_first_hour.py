@@ -293,6 +293,7 @@ def test_the_play_screen_says_which_number_the_agent_was_trained_on(stopped, tmp
     assert "trained on 'score'" in frames
 
 
+@pytest.mark.slow
 def test_the_getting_started_pages_wrapper_steps_train_labyrinth(tmp_path):
     """The docs page's steps, run as written (with tiny episode counts)."""
     page = (Path(__file__).parents[1] / "docs" / "getting-started.rst").read_text("utf-8")
@@ -320,9 +321,10 @@ def literal_blocks(page: str, section: str) -> dict[str, str]:
     (a file name) or by their language (``console``)."""
     start = page.lower().index(f"train retro's {section}")
     text = page[start:]
-    blocks = {}
+    text = text[:re.search(r"\n[^\n]+\n-{4,}\n", text[1:]).start() + 1]  # up to the next
+    blocks = {}  # the last console block is the one to run; the first shows the error
     for match in re.finditer(r"\.\. code-block:: (\w+)\n((?:   :caption: (\S+)\n)?)\n"
                              r"((?:(?:   .*)?\n)+)", text):
         body = "\n".join(line[3:] for line in match.group(4).splitlines()) + "\n"
-        blocks.setdefault(match.group(3) or match.group(1), body.strip() + "\n")
+        blocks[match.group(3) or match.group(1)] = body.strip() + "\n"
     return blocks
