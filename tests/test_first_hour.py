@@ -18,13 +18,12 @@ from pathlib import Path
 import pexpect
 import pytest
 from cli_runners import environment, finish, run_captured, start
-from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE, one_torch_thread
+from conftest import CHAR_GAME_SOURCE, one_torch_thread
 from rich.console import Console
 
 from retro_gamer.cli import build_parser
 from retro_gamer.progress import Pace, TrainingProgress
 from retro_gamer.record import read_cast
-from retro_gamer.run_dir import RunDirectory
 from retro_gamer.runs import create_run, train_run
 from retro_gamer.trainer import EpisodeStats, TurnStats
 
@@ -175,7 +174,7 @@ def test_forced_colour_without_a_terminal_gets_plain_lines(game_project, tmp_pat
     run = tmp_path / "coin"
     create_run(project.module, run, {**TINY, "training_episodes": 3})
     result = finish(start("train", run, cwd=project.root,
-                          env=environment(FORCE_COLOR="1", PYTHONPATH=str(project.root))))
+                          env=environment(FORCE_COLOR="1")))
     assert result.returncode == 0, result.stderr
     assert "training: episode 1/3" in result.stderr, result.stderr
     assert "\x1b[" not in result.stderr  # no redraw frames, no colour codes, in a log file
