@@ -180,6 +180,8 @@ ETA_MIN_EPISODES = 3
 RATE_MIN_SECONDS = 2.0
 # Episodes the ETA's trend (how much longer each episode gets) is fitted over.
 ETA_TREND_EPISODES = 200
+# How often the live display's ETA follows an episode in progress.
+LIVE_ETA_SECONDS = 1.0
 
 
 class Pace:
@@ -274,6 +276,7 @@ class TrainingProgress:
         self.turn: TurnStats | None = None  # the episode in progress, if it is a long one
         self.pace = Pace()
         self._last_line = -math.inf  # the first episode gets a line at once
+        self._last_eta = -math.inf
         self._progress: _Dashboard | None = None
         self._task = None
 
@@ -337,7 +340,7 @@ class TrainingProgress:
                      f"{stats.env_steps:,}")
         width = max(10, min(60, self.console.width - 14))
         returns = list(self.returns)
-        title = Text(f"returns of the last {len(returns)} episodes "
+        title = Text(f"returns of the last {counted(len(returns), 'episode')} "
                      f"(bold: mean of {min(self.window, len(returns))})", style="dim")
         chart = chart_text(returns, width, self.chart_height,
                            moving_average(returns, self.window))
@@ -363,17 +366,25 @@ class TrainingProgress:
                         f"{self.stats_text(stats)} ETA {eta}")
 
     def on_turn(self, turn: TurnStats) -> None:
-        """The trainer's ``on_turn`` callback: a long episode is still going."""
-        self.turn = turn
-        eta = _format_eta(self.eta_seconds(turn))
+        """The trainer's ``on_turn`` callback: a long episode is still going.
+
+        Called every few turns, so it does nothing costly unless it is time to show more.
+        """
+        self.turn = turn  # the live panel reads it when it next redraws
         if self._progress is not None:
+            now = time.monotonic()
+            if now - self._last_eta < LIVE_ETA_SECONDS:
+                return
+            self._last_eta = now
+            eta = _format_eta(self.eta_seconds(turn))
             if self._task is None:
                 self._task = self._progress.add_task(
                     self.label, total=turn.total_episodes, completed=turn.episode - 1, eta=eta)
             self._progress.update(self._task, eta=eta)
         elif self._line_due():
             _write_line(f"{self.label}: {self.turn_text(turn)} of {turn.total_episodes} "
-                        f"{self.rate_text(turn)} steps/s ETA {eta}")
+                        f"{self.rate_text(turn)} steps/s "
+                        f"ETA {_format_eta(self.eta_seconds(turn))}")
 
     def _line_due(self) -> bool:
         """Whether ``every_seconds`` have passed since the last plain line (then it is now)."""

@@ -158,8 +158,8 @@ def task_overrides(overrides: list[str]) -> list[str]:
 def _print_sweep_result(summary: dict, console: Console) -> None:
     jobs = summary["jobs"]
     done = [j for j in jobs if j["status"] == "done" and j.get("objective") is not None]
-    line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, {summary['failed']} failed. "
-            f"Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
+    line = (f"Sweep finished: {counted(len(jobs), 'job')}, {len(done)} done, "
+            f"{summary['failed']} failed. Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
     if done:
         best = max(done, key=lambda j: j["objective"])
         line += f"\nBest objective {best['objective']:g}: {best['job']}"

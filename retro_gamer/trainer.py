@@ -73,8 +73,9 @@ class TurnStats:
 
 
 # Long episodes (a large board, a good player) can run for minutes: the progress display
-# hears about them every this many turns, at the cost of one comparison per turn.
-TURN_REPORT_EVERY = 100
+# hears about them every this many turns (it decides by the clock what to show), at the
+# cost of one comparison per turn. A turn on a very large board can take a second.
+TURN_REPORT_EVERY = 10
 
 
 @dataclass
