@@ -19,7 +19,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from retro_gamer.config import GameMetadata
-from retro_gamer.errors import GameCrashed, GameDescriptionError, GameWarning, did_you_mean
+from retro_gamer.errors import GameCrashed, GameDescriptionError, GameWarning, closest
 
 GameFactory = Callable[[], Any]
 
@@ -88,22 +88,34 @@ def import_game_module(module: str):
 
 def _where_to_look(module: str) -> str:
     """What to do about a module name Python cannot find: a close name, or where to run."""
-    parent, _, name = module.rpartition(".")
-    if parent:
+    parts = module.split(".")
+    for i in range(len(parts) - 1, 0, -1):  # the innermost package that does exist
+        package_name = ".".join(parts[:i])
         try:
-            package = importlib.import_module(parent)
-        except Exception:  # noqa: BLE001 -- the parent is only looked at for suggestions
-            package = None
+            package = importlib.import_module(package_name)
+        except Exception:  # noqa: BLE001 -- packages are only looked at for suggestions
+            continue
         paths = getattr(package, "__path__", None)
-        if paths is not None:
-            names = sorted(info.name for info in pkgutil.iter_modules(paths)
-                           if not info.name.startswith("_"))
-            close = did_you_mean(name, names)
-            suggestion = close.replace(" Did you mean '", f" Did you mean '{parent}.")
-            return (f"{suggestion} The package '{parent}' holds: {', '.join(names) or 'nothing'}.")
-    close = did_you_mean(module, [info.name for info in pkgutil.iter_modules([str(Path.cwd())])])
-    return (f"{close} Run retro-gamer from the folder that contains {module}.py (or its "
+        if paths is None:
+            break
+        names = _submodules(paths)
+        close = closest(parts[i], names)
+        suggestion = ".".join([package_name, close, *parts[i + 1:]]) if close else None
+        return ((f" Did you mean '{suggestion}'?" if suggestion else "")
+                + f" The package '{package_name}' holds: {', '.join(names) or 'nothing'}.")
+    close = closest(parts[0], [info.name for info in pkgutil.iter_modules()])
+    hint = f" Did you mean '{'.'.join([close, *parts[1:]])}'?" if close else ""
+    return (f"{hint} Run retro-gamer from the folder that holds your game's module (or its "
             "package folder), or install the game (pip install -e .) so Python can import it.")
+
+
+def _submodules(paths) -> list[str]:
+    """Module and package names in a package's folders, namespace packages included."""
+    names = {info.name for info in pkgutil.iter_modules(paths)}
+    names.update(folder.name for path in paths if Path(path).is_dir()
+                 for folder in Path(path).iterdir()
+                 if folder.is_dir() and folder.name.isidentifier() and any(folder.glob("*.py")))
+    return sorted(name for name in names if not name.startswith("_"))
 
 
 def is_installed(path: Path) -> bool:

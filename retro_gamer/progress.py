@@ -319,7 +319,7 @@ class TrainingProgress:
                 f"loss {stats.avg_loss:.4f} {self.rate_text(stats)} steps/s")
 
     def turn_text(self, turn: TurnStats) -> str:
-        return f"episode {turn.episode} in progress: turn {turn.turn:,}"
+        return f"episode {turn.episode}/{turn.total_episodes} in progress: turn {turn.turn:,}"
 
     # -- the live panel -------------------------------------------------------
 
@@ -382,8 +382,7 @@ class TrainingProgress:
                     self.label, total=turn.total_episodes, completed=turn.episode - 1, eta=eta)
             self._progress.update(self._task, eta=eta)
         elif self._line_due():
-            _write_line(f"{self.label}: {self.turn_text(turn)} of {turn.total_episodes} "
-                        f"{self.rate_text(turn)} steps/s "
+            _write_line(f"{self.label}: {self.turn_text(turn)} {self.rate_text(turn)} steps/s "
                         f"ETA {_format_eta(self.eta_seconds(turn))}")
 
     def _line_due(self) -> bool:
