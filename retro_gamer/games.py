@@ -149,6 +149,10 @@ def find_create_game(module: str) -> GameFactory:
     factory = getattr(mod, "create_game", None)
     if callable(factory):
         return factory
+    if getattr(mod, "__file__", None) is None and not hasattr(mod, "__path__"):
+        raise GameDescriptionError(
+            f"The module '{module}' is built into Python: it has no source file and no "
+            "create_game(). Name your game's module, e.g. --game mygame.")
     if getattr(mod, "__file__", None) is None:  # a folder without __init__.py
         raise GameDescriptionError(
             f"'{module}' is a folder of modules without an __init__.py (a namespace package), "

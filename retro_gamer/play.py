@@ -151,16 +151,16 @@ def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
             if source.quit:
                 result.quit = True
                 break
-            if not _pause(terminal, view, game, result, number, episodes, metadata.reward):
+            if not _pause(terminal, view, game, result, number, episodes):
                 result.quit = number < episodes
                 break
     return result
 
 
 def _pause(terminal: Terminal, view, game, result: PlayResult, number: int,
-           episodes: int, reward: str) -> bool:
+           episodes: int) -> bool:
     """Show the score after a game; False when the user chose to stop."""
-    score = trained_on(reward, result.score)[len("score "):]
+    score = f"{result.score:g}"
     if number < episodes:
         message = (f"Game {number}/{episodes} over: score {score}. Next game in "
                    f"{BETWEEN_GAMES_SECONDS:g} s (Enter or Escape stops).")
