@@ -11,6 +11,18 @@ from retro_gamer.networks import QNetwork
 from retro_gamer.run_dir import RunDirectory, check_same_game
 
 
+def default_checkpoint(run: RunDirectory) -> tuple[str, str | None]:
+    """The checkpoint to use when none is named: ``final``, or the newest if there is no
+    ``final`` yet (a stopped run), with a note saying so (None when ``final`` exists)."""
+    found = run.checkpoints()
+    if not found or any(path.stem == "final" for path in found):
+        return "final", None
+    newest = run.checkpoint_path("latest")
+    return str(newest), (
+        f"{run.path} has no final checkpoint (its training has not finished): using the "
+        f"newest, {newest.stem}. Finish it with: retro-gamer train {run.path} --resume latest")
+
+
 class GreedyAgent:
     """Picks the action with the highest Q-value for a compact board and state values."""
 

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import RetroGamerError
+from retro_gamer.errors import GameWarning, RetroGamerError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -124,11 +124,24 @@ def hyperparameter_listing() -> str:
     return "\n".join(lines)
 
 
+START_HINT = "Start with: retro-gamer create --game retro.examples.snake --output runs/snake"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the bare command also says where to start."""
+
+    def error(self, message: str):
+        if self.prog == "retro-gamer":
+            message += f"\nCommands: {', '.join(COMMANDS)} (retro-gamer COMMAND --help).\n" \
+                + START_HINT
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="retro-gamer",
         description="Train Deep Q-Network agents to play retro terminal games.",
-        epilog="Start with: retro-gamer create --game retro.examples.snake --output runs/snake",
+        epilog=START_HINT,
     )
     parser.add_argument("--version", action="version", version=f"retro-gamer {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -171,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the agent of RUN_DIR play the game in this terminal.",
         epilog=PLAY_EXAMPLES, formatter_class=formatter)
     play.add_argument("run_dir", metavar="RUN_DIR")
-    play.add_argument("--checkpoint", default="final", metavar="NAME",
-                      help="checkpoint name (ep_0100) or path relative to RUN_DIR/checkpoints "
-                      "[final]")
+    play.add_argument("--checkpoint", metavar="NAME",
+                      help="checkpoint name (ep_0100), 'latest', or path relative to "
+                      "RUN_DIR/checkpoints [final; the newest if training has not finished]")
     play.add_argument("--framerate", type=int, default=12, metavar="N",
                       help="target frames per second [12]")
     play.add_argument("--episodes", type=int, default=1, metavar="N",
@@ -194,11 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", help="score a checkpoint's greedy policy over many games",
         description="Play N games with the greedy policy of a checkpoint, without drawing "
-        "them, and report the mean, median, min, max and 95%% confidence interval of the "
+        "them, and report the mean, median, min, max and 95% confidence interval of the "
         "score.", epilog=EVAL_EXAMPLES, formatter_class=formatter)
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--checkpoint", default="final", metavar="NAME",
-                          help="checkpoint name (ep_0100), 'latest', or a path [final]")
+    evaluate.add_argument("--checkpoint", metavar="NAME",
+                          help="checkpoint name (ep_0100), 'latest', or a path "
+                          "[final; the newest if training has not finished]")
     evaluate.add_argument("--episodes", type=int, metavar="N",
                           help="games to play [the run's eval_episodes]")
     evaluate.add_argument("--seed", type=int, metavar="S",
@@ -251,20 +265,23 @@ def cmd_train(args, console: Console) -> int:
 def cmd_play(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.play import play_run
+    from retro_gamer.progress import counted
 
     ensure_cwd_importable()
     if args.framerate < 1:
         raise_usage("--framerate must be at least 1.")
     if args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
-    result = play_run(args.run_dir, args.checkpoint, args.framerate, episodes=args.episodes,
+    result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
+                      episodes=args.episodes,
                       record=args.record, console=Console(stderr=True))
     for number, (score, turns) in enumerate(zip(result.scores, result.turn_counts,
                                                 strict=True), 1):
         last = number == len(result.scores)
         how = "quit" if last and result.quit else "game over"
         prefix = f"Game {number}: score" if len(result.scores) > 1 else "Score:"
-        console.print(f"{prefix} {score:g} after {turns} turns ({how}).", highlight=False)
+        console.print(f"{prefix} {score:g} after {counted(turns, 'turn')} ({how}).",
+                      highlight=False)
     if len(result.scores) > 1:
         console.print(f"Mean score {result.mean:g} over {len(result.scores)} games.",
                       highlight=False)
@@ -294,7 +311,7 @@ def cmd_eval(args, console: Console) -> int:
     ensure_cwd_importable()
     if args.episodes is not None and args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
-    record = evaluate_and_record(args.run_dir, args.checkpoint, args.episodes, args.seed,
+    record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes, args.seed,
                                  console=Console(stderr=True))
     if args.json:
         print(json.dumps(record.to_dict(), indent=2, allow_nan=False))
@@ -313,6 +330,20 @@ def cmd_plot(args, console: Console) -> int:
     return 0
 
 
+def chosen_checkpoint(args) -> str:
+    """``--checkpoint``, or the default (saying so when it is not ``final``)."""
+    if args.checkpoint is not None:
+        return args.checkpoint
+    from retro_gamer.agent import default_checkpoint
+    from retro_gamer.run_dir import RunDirectory
+
+    name, note = default_checkpoint(RunDirectory(args.run_dir))
+    if note:
+        Console(stderr=True).print(f"[bold yellow]note:[/bold yellow] {escape(note)}",
+                                   highlight=False, soft_wrap=True)
+    return name
+
+
 def raise_usage(message: str) -> None:
     from retro_gamer.errors import ConfigError
 
@@ -324,7 +355,8 @@ COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": 
 
 
 def _warning_printer(errors: Console) -> Callable[..., None]:
-    """Python warnings (e.g. the trainer's RewardClipWarning) as one 'warning:' line each."""
+    """Python warnings (a game's GameWarning, the trainer's RewardClipWarning, ...) as one
+    'warning:' line each, like an error."""
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         errors.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}",
                      highlight=False, soft_wrap=True)
@@ -345,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # restores the printer when main() returns
+            warnings.simplefilter("always", GameWarning)
             warnings.showwarning = _warning_printer(errors)
             return COMMANDS[args.command](args, console)
     except RetroGamerError as error:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from retro_gamer.errors import ConfigError, RunDirectoryError
-from retro_gamer.progress import moving_average
+from retro_gamer.progress import counted, moving_average
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, atomic_write, is_sweep_directory
 
 DPI = 100
@@ -127,7 +127,7 @@ def plot_sweep(sweep_dir: str | os.PathLike, output: str | os.PathLike | None = 
     else:
         bar_ax.text(0.5, 0.5, "no job has finished yet", ha="center", va="center")
         bar_ax.set_axis_off()
-    title = f"sweep {Path(summary['sweep_dir']).name}: {len(summary['jobs'])} jobs"
+    title = f"sweep {Path(summary['sweep_dir']).name}: {counted(len(summary['jobs']), 'job')}"
     if shared:
         title += " (every job: " + " ".join(shared) + ")"
     figure.suptitle(title, fontsize=13)

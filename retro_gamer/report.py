@@ -21,7 +21,7 @@ from rich.text import Text
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.optuna_search import study_summary
-from retro_gamer.progress import chart_text, moving_average, resample
+from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
 
 CHART_WIDTH = 60  # characters; the chart holds two points per character
@@ -400,7 +400,7 @@ def _sweeps_table(sweeps: list[dict]) -> Table:
 
 def render_sweep(summary: dict, console: Console) -> None:
     counts = summary["counts"]
-    header = Text(f"{len(summary['jobs'])} jobs: ") + _status_counts(counts)
+    header = Text(f"{counted(len(summary['jobs']), 'job')}: ") + _status_counts(counts)
     if summary.get("command"):
         header.append("\ncommand: " + " ".join(summary["command"]), style="dim")
     shared = shared_overrides(summary["jobs"])

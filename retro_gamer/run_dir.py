@@ -294,6 +294,9 @@ class RunDirectory:
                 return candidate
         available = ", ".join(p.stem for p in self.checkpoints()) or "none yet"
         hint = did_you_mean(name, [p.stem for p in self.checkpoints()])
+        if name == "final" and self.checkpoints():  # training stopped before its end
+            hint = (" 'final' is written when training finishes; the newest checkpoint is "
+                    f"'latest' ({self.checkpoints()[-1].stem}): use --checkpoint latest.")
         raise CheckpointError(
             f"No checkpoint '{name}' in {self.checkpoint_dir}.{hint} Available: {available}."
         )

@@ -12,7 +12,7 @@ from retro_gamer.config import AUTO, GameMetadata, Hyperparameters
 from retro_gamer.errors import RunDirectoryError
 from retro_gamer.games import find_create_game
 from retro_gamer.run_dir import RunDirectory
-from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult
+from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult, TurnStats
 
 
 def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str, Any]
@@ -57,18 +57,20 @@ def planned_size(run: RunDirectory) -> str:
 
 def open_trainer(run_dir: str | os.PathLike,
                  on_episode: Callable[[EpisodeStats], bool | None] | None = None,
-                 on_note: Callable[[str], None] | None = None) -> DQNTrainer:
+                 on_note: Callable[[str], None] | None = None,
+                 on_turn: Callable[[TurnStats], None] | None = None) -> DQNTrainer:
     """A trainer for the run described by ``run_dir/config.toml``."""
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()
     create_game = find_create_game(metadata.module)
     return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
-                      on_note=on_note, **hyper.to_dict())
+                      on_note=on_note, on_turn=on_turn, **hyper.to_dict())
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
               on_episode: Callable[[EpisodeStats], bool | None] | None = None,
-              on_note: Callable[[str], None] | None = None) -> TrainingResult:
+              on_note: Callable[[str], None] | None = None,
+              on_turn: Callable[[TurnStats], None] | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
@@ -79,7 +81,7 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
     run = RunDirectory(run_dir)
     _, hyper = run.read_config()
     if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode, on_note).train(resume=resume)
+        return open_trainer(run_dir, on_episode, on_note, on_turn).train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
     board = TensorBoardLogger(run.tensorboard_dir)
@@ -89,6 +91,6 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
         return on_episode(stats) if on_episode is not None else None
 
     try:
-        return open_trainer(run_dir, both, on_note).train(resume=resume)
+        return open_trainer(run_dir, both, on_note, on_turn).train(resume=resume)
     finally:
         board.close()

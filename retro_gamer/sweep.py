@@ -39,7 +39,7 @@ from retro_gamer.evaluation import evaluate_run
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
-from retro_gamer.progress import TrainingProgress
+from retro_gamer.progress import TrainingProgress, counted
 from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
 from retro_gamer.trainer import TrainingInterrupted
@@ -267,8 +267,8 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
     objective = result.get("objective")
     score = ("" if objective is None else
              f" Greedy play after training: mean return {objective:g}.")
-    console.print(f"Trained {episodes} episodes.{score} Watch the agent: retro-gamer play "
-                  f"{run.path}", highlight=False, soft_wrap=True)
+    console.print(f"Trained {counted(episodes, 'episode')}.{score} Watch the agent: "
+                  f"retro-gamer play {run.path}", highlight=False, soft_wrap=True)
 
 
 def task_overrides(overrides: list[str]) -> list[str]:
@@ -281,7 +281,7 @@ def _print_sweep_result(summary: dict, console: Console) -> None:
     jobs = summary["jobs"]
     done = [j for j in jobs if j["status"] == "done" and j.get("objective") is not None]
     pruned = sum(j["status"] == "pruned" for j in jobs)
-    line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, "
+    line = (f"Sweep finished: {counted(len(jobs), 'job')}, {len(done)} done, "
             + (f"{pruned} pruned, " if pruned else "")
             + f"{summary['failed']} failed. Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
     study = summary.get("study")
@@ -391,7 +391,8 @@ class TrainTask:
                     return reporter is not None and reporter.episode(stats.episode,
                                                                      stats.total_reward)
 
-                train_run(run.path, resume, on_episode=on_episode, on_note=progress.note)
+                train_run(run.path, resume, on_episode=on_episode, on_note=progress.note,
+                          on_turn=progress.on_turn)
             # eval_episodes = 0 skips the evaluation: such a run has no objective.
             objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:

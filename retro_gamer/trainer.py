@@ -64,6 +64,24 @@ class EpisodeStats:
 
 
 @dataclass
+class TurnStats:
+    """Where the episode in progress stands, reported every ``TURN_REPORT_EVERY`` turns."""
+
+    episode: int  # the episode being played
+    total_episodes: int
+    turn: int  # turns played in this episode so far
+    env_steps: int
+    train_steps: int
+    elapsed: float  # seconds since this process started training
+
+
+# Long episodes (a large board, a good player) can run for minutes: the progress display
+# hears about them every this many turns (it decides by the clock what to show), at the
+# cost of one comparison per turn. A turn on a very large board can take a second.
+TURN_REPORT_EVERY = 10
+
+
+@dataclass
 class TrainingResult:
     episodes_done: int
     env_steps: int
@@ -194,6 +212,7 @@ class DQNTrainer:
                  run_dir: str | os.PathLike, *,
                  on_episode: Callable[[EpisodeStats], None] | None = None,
                  on_note: Callable[[str], None] | None = None,
+                 on_turn: Callable[[TurnStats], None] | None = None,
                  **hyperparameters: Any):
         self.create_game = create_game
         self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
@@ -203,6 +222,7 @@ class DQNTrainer:
         self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
         self.on_episode = on_episode
         self.on_note = on_note  # one-line facts for the user: the network's size
+        self.on_turn = on_turn
         self.stop_requested = False
 
     # The loop -----------------------------------------------------------------
@@ -310,6 +330,9 @@ class DQNTrainer:
                     n_losses += 1
             if done:
                 break
+            if self.on_turn and steps % TURN_REPORT_EVERY == 0:
+                self.on_turn(TurnStats(self.episode, hp.training_episodes, steps, self.env_steps,
+                                       self.train_steps, time.perf_counter() - started))
         self.n_step.clear()
         warning = self.reward_scaler.clipping_warning()
         if warning:
@@ -587,6 +610,6 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
         raise CheckpointError(f"{path} has spatial = {network.get('spatial')}; the run differs.")
 
 
-__all__ = ["DQNTrainer", "EpisodeStats", "TrainingResult", "TrainingInterrupted",
+__all__ = ["DQNTrainer", "EpisodeStats", "TurnStats", "TrainingResult", "TrainingInterrupted",
            "RewardClipWarning", "NetworkSizeWarning",
            "select_device", "epsilon_greedy", "td_targets", "decayed"]
