@@ -34,12 +34,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
+from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
-from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
+from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line, eval_line
 
 CHECKPOINT_FORMAT = 1
 
@@ -229,6 +231,7 @@ class DQNTrainer:
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
+        self.best_evaluation: dict | None = None
         if checkpoint:
             self._restore(checkpoint, resume)
         else:
@@ -239,6 +242,8 @@ class DQNTrainer:
         with self._stop_on_signals():
             while self.episode < hp.training_episodes and not self.stop_requested:
                 self._play_episode(started)
+                if hp.eval_every and hp.eval_episodes and self.episode % hp.eval_every == 0:
+                    self._evaluate()
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
         interrupted = self.episode < hp.training_episodes
@@ -297,6 +302,34 @@ class DQNTrainer:
                 self.episode, hp.training_episodes, total_reward, steps, epsilon, avg_loss,
                 self.learning_rate, self.env_steps, self.train_steps,
                 time.perf_counter() - started))
+
+    def _evaluate(self) -> None:
+        """``eval_every``: score the greedy policy, log it, keep the best as ``best.pt``.
+
+        The ``eval_episodes`` games are seeded with the run's seed, so every
+        evaluation plays the same games and ``retro-gamer eval --checkpoint best``
+        gives the logged figures again. The random streams training draws from
+        are restored afterwards, so training goes on exactly as without it.
+        """
+        hp = self.hp
+        metadata = copy.deepcopy(self.metadata)
+        metadata.character_set = list(self.env.character_set)
+        was_training = self.network.training
+        agent = GreedyAgent(self.network, metadata, metadata.character_set)
+        try:
+            result = evaluate_agent(agent, self.create_game, hp.eval_episodes,
+                                    hp.max_turns_per_episode, hp.seed)
+        finally:
+            self.network.train(was_training)
+        best = self.best_evaluation is None or result.mean > self.best_evaluation["mean"]
+        if best:
+            self.best_evaluation = {
+                "episode": self.episode, "mean": result.mean, "median": result.median,
+                "maximum": result.maximum, "episodes": result.episodes, "seed": hp.seed}
+            # No replay companion: that belongs to the newest ep_NNNN.pt (exact resume).
+            self.run.save_checkpoint(self.run.best_checkpoint_path, self._state())
+        self.run.append_log(eval_line(self.episode, result.mean, result.median,
+                                      result.maximum, result.episodes, hp.seed, best))
 
     def _q_values(self, board: np.ndarray, extras: np.ndarray) -> torch.Tensor:
         with torch.no_grad():
@@ -440,6 +473,7 @@ class DQNTrainer:
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
             "seed": self.hp.seed,
+            "best_evaluation": self.best_evaluation,
             "rng": {
                 "game": random.getstate(),
                 "agent": self.agent_rng.getstate(),
@@ -479,6 +513,7 @@ class DQNTrainer:
         self.episode = int(state["episode"])
         self.env_steps = int(state["env_steps"])
         self.train_steps = int(state["train_steps"])
+        self.best_evaluation = state.get("best_evaluation")
         rng = state["rng"]
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
