@@ -249,15 +249,21 @@ def chaser_action(game, actions: list[str]) -> int:
     the apple by Manhattan distance; else the first such safe arrow; else the
     first arrow. Returns an index into ``actions``.
     """
+    from retro.game import agent_occupied_positions
+
     head = game.get_agent_by_name("Snake head")
     apple = game.get_agent_by_name("Apple").position
+    # Read from the agents, not game.is_empty: the game's position cache may predate the
+    # latest moves (it is refreshed only as turns are played).
+    body = {cell for agent in game.agents if getattr(agent, "display", True)
+            for cell in agent_occupied_positions(agent)} - {apple}
     (x, y) = head.position
     distance = abs(x - apple[0]) + abs(y - apple[1])
     safe, closer = [], []
     for index, key in enumerate(actions):
         dx, dy = ARROWS[key]
         cell = (x + dx, y + dy)
-        if not game.on_board(cell) or not (game.is_empty(cell) or cell == apple):
+        if not game.on_board(cell) or cell in body:
             continue
         safe.append(index)
         if abs(cell[0] - apple[0]) + abs(cell[1] - apple[1]) < distance:
