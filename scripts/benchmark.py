@@ -324,6 +324,8 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
     run = workdir / f"time_to_score_{seed}"
     create_run(GAME, run, {"seed": seed, **overrides})
     trainer = open_trainer(run)  # torch_threads as create writes it, unless overridden
+    timers = Timers()  # the share of the evaluations during training (eval_every)
+    trainer._evaluate = timers.wrap("evaluate", trainer._evaluate)
     start = time.perf_counter()
     result = trainer.train()
     wall = time.perf_counter() - start
@@ -337,6 +339,7 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
         "env_steps": result.env_steps,
         "train_steps": result.train_steps,
         "env_steps_per_s": result.env_steps / wall,
+        "evaluation_seconds": timers.seconds.get("evaluate", 0.0),
         **score_fields(scores),
     }
     return {**measured, **best_checkpoint_score(run, eval_episodes, seed)}
@@ -430,15 +433,19 @@ def seed_task(kind: str, workdir: str, seed: int, args: dict) -> dict:
     return reference_score(kind, seed + 1, args["eval_episodes"])
 
 
-def several_seeds(args, overrides: dict) -> dict:
-    """``--seeds N``: N runs (``--jobs`` at once) and the reference policies beside them."""
+def several_seeds(args, overrides: dict,
+                  on_progress: Callable[[dict], None] | None = None) -> dict:
+    """``--seeds N``: N runs (``--jobs`` at once) and the reference policies beside them.
+
+    ``on_progress`` gets the figures of the seeds finished so far (``partial``:
+    true) after each task, so a long benchmark stopped early keeps what it measured.
+    """
     seeds = [args.seed + i for i in range(args.seeds)]
     kind = "preset" if args.preset else "time_to_score"
     task_args = {"eval_episodes": args.eval_episodes, "overrides": overrides,
                  "preset": args.preset, "minutes": args.minutes}
-    # Reference policies last: they take seconds, the training runs minutes.
-    tasks = [(kind, seed) for seed in seeds]
-    tasks += [(policy, seed) for policy in ("random", "chaser") for seed in seeds]
+    # Seed by seed, so that the first seeds are complete (with their references) first.
+    tasks = [(name, seed) for seed in seeds for name in (kind, "random", "chaser")]
     done: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp, \
             concurrent.futures.ProcessPoolExecutor(
@@ -449,16 +456,26 @@ def several_seeds(args, overrides: dict) -> dict:
             done[futures[future]] = future.result()
             name, seed = futures[future]
             print(f"  finished: {name}, seed {seed}", file=sys.stderr, flush=True)
-    runs = [done[(kind, seed)] for seed in seeds]
-    reference = {policy: [done[(policy, seed)] for seed in seeds]
+            if on_progress is not None and len(done) < len(tasks):
+                on_progress(seeds_results(args, kind, seeds, overrides, done))
+    return seeds_results(args, kind, seeds, overrides, done)
+
+
+def seeds_results(args, kind: str, seeds: list[int], overrides: dict, done: dict) -> dict:
+    """Per-seed rows and across-seed summaries of the seeds whose three tasks are done."""
+    finished = [seed for seed in seeds
+                if all((name, seed) in done for name in (kind, "random", "chaser"))]
+    runs = [done[(kind, seed)] for seed in finished]
+    reference = {policy: [done[(policy, seed)] for seed in finished]
                  for policy in ("random", "chaser")}
     summary = {"agent": across_seeds([r["mean_score"] for r in runs], args.target)}
-    if all("best_mean_score" in r for r in runs):
+    if runs and all("best_mean_score" in r for r in runs):
         summary["agent_best_checkpoint"] = across_seeds(
             [r["best_mean_score"] for r in runs], args.target)
     for policy, rows in reference.items():
         summary[policy] = across_seeds([r["mean_score"] for r in rows], args.target)
-    return {"kind": kind, "seeds": seeds, "jobs": args.jobs, "overrides": overrides,
+    return {"kind": kind, "seeds": finished, "partial": len(finished) < len(seeds),
+            "seeds_planned": seeds, "jobs": args.jobs, "overrides": overrides,
             "preset": args.preset, "budget_minutes": args.minutes if args.preset else None,
             "eval_episodes": args.eval_episodes, "runs": runs, "reference": reference,
             "summary": summary}
@@ -485,6 +502,22 @@ def machine_info(threads: list[int]) -> dict:
     return info
 
 
+def run_several_seeds(args, results: dict) -> dict:
+    """``--seeds N``: the score runs only; the JSON is rewritten as each task finishes."""
+    overrides = dict(args.override_values)
+    if args.quick:
+        overrides = {"training_episodes": 3, "max_turns_per_episode": 100, **overrides}
+    results["machine"]["jobs"] = args.jobs
+
+    def keep(partial: dict) -> None:
+        if args.json:
+            write_json(args.json, {**results, "several_seeds": partial})
+
+    results["several_seeds"] = several_seeds(args, overrides, keep)
+    results["machine"]["load_average_end"] = list(os.getloadavg())
+    return results
+
+
 def run(args) -> dict:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
@@ -494,13 +527,7 @@ def run(args) -> dict:
     repeats = args.repeats or (3 if quick else 5)
     results: dict = {"quick": quick, "repeats": repeats, "machine": machine_info(threads)}
     if args.seeds:
-        overrides = dict(args.override_values)
-        if quick:
-            overrides = {"training_episodes": 3, "max_turns_per_episode": 100, **overrides}
-        results["machine"]["jobs"] = args.jobs
-        results["several_seeds"] = several_seeds(args, overrides)
-        results["machine"]["load_average_end"] = list(os.getloadavg())
-        return results
+        return run_several_seeds(args, results)
     if args.only_preset:
         with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp:
             results["preset_score"] = preset_score(
@@ -760,8 +787,17 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     show(results)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_json(args.json, results)
     return 0
+
+
+def write_json(path: Path, results: dict) -> None:
+    """The results as JSON (NaN, which JSON lacks, as null), replacing the file whole."""
+    text = json.dumps(results, indent=2, default=lambda value: None)
+    text = json.dumps(json.loads(text, parse_constant=lambda name: None), indent=2)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 if __name__ == "__main__":
