@@ -331,8 +331,10 @@ def _game_panel(summary: dict) -> Panel:
                                         f"after episode {best['episode']} (checkpoint best)"))
     result = summary.get("result") or {}
     if result.get("objective") is not None:
-        rows.append(("objective", f"{result['objective']:g} (mean greedy return after "
-                                  "training)"))
+        of_best = (summary["hyperparameters"].get("objective_checkpoint") == "best"
+                   and any(c["name"] == "best" for c in summary["checkpoints"]))
+        rows.append(("objective", f"{result['objective']:g} (mean greedy return "
+                                  f"{'of checkpoint best' if of_best else 'after training'})"))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -504,7 +506,7 @@ def render_checkpoint(summary: dict, console: Console) -> None:
             ("training steps", _number(summary["train_steps"], ",")),
             ("epsilon", _number(summary["epsilon"], ".4f")),
             ("learning rate", _number(summary["learning_rate"], ".3g")),
-            ("seed", _number(summary["seed"])),
+            ("seed", str(summary["seed"])),
             ("size", _size(summary["size_bytes"])),
             ("saved", summary["modified"].replace("T", " "))]
     during = summary.get("evaluation_during_training")

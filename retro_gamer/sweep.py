@@ -32,7 +32,7 @@ from rich.console import Console
 from retro_gamer import overrides as override_rules
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
-from retro_gamer.evaluation import evaluate_run
+from retro_gamer.evaluation import evaluate_run, objective_checkpoint
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
@@ -144,8 +144,9 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
     result = run.read_result() or {}
     episodes = len(run.episode_lines())
     objective = result.get("objective")
-    score = ("" if objective is None else
-             f" Greedy play after training: mean return {objective:g}.")
+    played = ("checkpoints/best.pt (the best evaluation during training)"
+              if objective_checkpoint(run.path) == "best" else "after training")
+    score = "" if objective is None else f" Greedy play {played}: mean return {objective:g}."
     console.print(f"Trained {episodes} episodes.{score} Watch the agent: retro-gamer play "
                   f"{run.path}", highlight=False, soft_wrap=True)
 
