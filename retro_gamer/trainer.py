@@ -7,7 +7,8 @@ reward clipped, once ``n_step`` turns are known), every ``train_every`` turns
 (after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
 to TD targets from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
-and the learning rate after each episode. Nothing in the loop reads a value
+and the learning rate after each episode; every ``eval_every`` episodes, score
+the greedy policy and keep the best as ``best.pt``. Nothing in the loop reads a value
 back from the device except the chosen action (and, for prioritized replay,
 the TD errors the sum-tree needs); the episode's mean loss is read once per
 episode. docs/benchmarks.md has the measurements behind each default. Everything it writes goes
