@@ -72,7 +72,7 @@ def check(overrides: Sequence[str], multirun: bool) -> list[Override]:
                 "(--multirun) to run one job per value, or give a single value."
             )
         name = _field_name(key)
-        for value in _values(override):
+        for value in concrete_values(override):
             _check_one(key, name, value)
     return parsed
 
@@ -137,7 +137,7 @@ def _field_name(key: str) -> str:
     return key
 
 
-def _values(override: Override) -> list[Any]:
+def concrete_values(override: Override) -> list[Any]:
     """Every concrete value an override stands for (intervals: their two ends)."""
     if override.value_type == ValueType.INTERVAL_SWEEP:
         interval = override.value()

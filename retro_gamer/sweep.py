@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from retro_gamer import overrides as override_rules
+from retro_gamer import slurm
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
 from retro_gamer.evaluation import evaluate_run, objective_checkpoint
@@ -38,6 +39,7 @@ from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
 from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
+from retro_gamer.trainer import TrainingInterrupted
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
@@ -74,6 +76,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
                   "subdir": "${hydra.job.num}_${hydra.job.override_dirname}"},
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
+        **slurm.hydra_settings(overrides, metadata.to_dict(), hyper.to_dict()),
     }
     argv = list(overrides)
     if multirun:
@@ -197,7 +200,8 @@ class TrainTask:
         started = time.time()
         result: dict[str, Any] = {"overrides": overrides, "status": "running",
                                   "objective": None, "error": None, "started": started,
-                                  "pid": os.getpid(), "host": os.uname().nodename}
+                                  "pid": os.getpid(), "host": os.uname().nodename,
+                                  "slurm_job": slurm.job_id()}
         previous = run.read_result() or {}
         if previous.get("status") == "done":  # a re-run sweep skips what it finished
             objective = previous.get("objective")
@@ -209,10 +213,14 @@ class TrainTask:
             if resume is None and run.log_path.exists():
                 run.log_path.unlink()  # killed before its first checkpoint: nothing to keep
             run.write_result(result)
-            objective = self._train(run, game, hyper, live=False,
-                                    label=job_dir.name or "job", resume=resume)
+            with slurm.requeue_on_notice():
+                objective = self._train(run, game, hyper, live=False,
+                                        label=job_dir.name or "job", resume=resume)
             result.update(status="done", objective=objective)
             return objective
+        except TrainingInterrupted as error:  # scancel or SIGTERM: saved, and can continue
+            result.update(status="stopped", error=str(error))
+            return math.nan
         except Exception as error:  # one job's failure must not end the sweep
             message = str(error) if isinstance(error, RetroGamerError) else (
                 f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
