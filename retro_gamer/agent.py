@@ -56,8 +56,14 @@ class GreedyAgent:
         return int(q[0].argmax())
 
     def act_batch(self, boards: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """Greedy action indices, shape ``(n,)``, for ``n`` boards and their state values.
+
+        Runs on the network's device (a trainer evaluating its own network on a GPU).
+        """
+        device = next(self.network.parameters()).device
         with torch.no_grad():
-            q = self.network(torch.from_numpy(boards), torch.from_numpy(extras))
-        return q.argmax(dim=1).numpy()
+            q = self.network(torch.from_numpy(boards).to(device),
+                             torch.from_numpy(extras).to(device))
+        return q.argmax(dim=1).cpu().numpy()
 
 

@@ -48,6 +48,7 @@ PLAY_EXAMPLES = """\
 examples:
   retro-gamer play runs/snake
   retro-gamer play runs/snake --checkpoint ep_0100 --framerate 30
+  retro-gamer play runs/snake --checkpoint best         the best evaluation during training
   retro-gamer play runs/snake --episodes 5              five games, the score between them
   retro-gamer play runs/snake --record snake.cast       no terminal needed; then:
   asciinema play snake.cast
@@ -59,6 +60,7 @@ INFO_EXAMPLES = """\
 examples:
   retro-gamer info runs/snake                           the run, and a list of its sweeps
   retro-gamer info runs/snake --json                    the same data as JSON
+  retro-gamer info runs/snake --checkpoint best         one checkpoint: episode, evaluation
   retro-gamer info runs/snake/sweeps/2025-01-31_12-00-00    a sweep's leaderboard
 
 A sweep's leaderboard has one row per job: its overrides, status (done,
@@ -70,6 +72,7 @@ examples:
   retro-gamer eval runs/snake                           final.pt, eval_episodes games
   retro-gamer eval runs/snake --episodes 100 --seed 7
   retro-gamer eval runs/snake --checkpoint ep_0500 --json
+  retro-gamer eval runs/snake --checkpoint best --episodes 100
 
 The greedy policy (no exploration) plays without drawing anything. The result
 is kept in RUN_DIR/eval/<checkpoint>.json and listed by retro-gamer info.
@@ -185,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PLAY_EXAMPLES, formatter_class=formatter)
     play.add_argument("run_dir", metavar="RUN_DIR")
     play.add_argument("--checkpoint", metavar="NAME",
-                      help="checkpoint name (ep_0100), 'latest', or path relative to "
-                      "RUN_DIR/checkpoints [final; the newest if training has not finished]")
+                      help="checkpoint name (ep_0100), 'latest', 'best' (the best evaluation "
+                      "during training), or path relative to RUN_DIR/checkpoints "
+                      "[final; the newest if training has not finished]")
     play.add_argument("--framerate", type=int, default=12, metavar="N",
                       help="target frames per second [12]")
     play.add_argument("--episodes", type=int, default=1, metavar="N",
@@ -202,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=INFO_EXAMPLES, formatter_class=formatter)
     info.add_argument("run_dir", metavar="RUN_DIR",
                       help="a run directory, or a sweep folder RUN_DIR/sweeps/<timestamp>")
+    info.add_argument("--checkpoint", metavar="NAME",
+                      help="summarise one checkpoint of the run instead: a name (ep_0100), "
+                      "'latest', 'final', 'best', or a path")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     evaluate = commands.add_parser(
@@ -211,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "score.", epilog=EVAL_EXAMPLES, formatter_class=formatter)
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--checkpoint", metavar="NAME",
-                          help="checkpoint name (ep_0100), 'latest', or a path "
+                          help="checkpoint name (ep_0100), 'latest', 'best' (the best "
+                          "evaluation during training), or a path "
                           "[final; the newest if training has not finished]")
     evaluate.add_argument("--episodes", type=int, metavar="N",
                           help="games to play [the run's eval_episodes]")
@@ -293,9 +301,10 @@ def cmd_play(args, console: Console) -> int:
 
 
 def cmd_info(args, console: Console) -> int:
-    from retro_gamer.report import render, summarize_path
+    from retro_gamer.report import checkpoint_summary, render, summarize_path
 
-    summary = summarize_path(args.run_dir)
+    summary = (summarize_path(args.run_dir) if args.checkpoint is None
+               else checkpoint_summary(args.run_dir, args.checkpoint))
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:

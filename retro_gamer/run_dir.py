@@ -5,9 +5,11 @@
     RUN_DIR/
     ├── config.toml        game description + hyperparameters (tomlkit: comments survive)
     ├── training.log       architecture description, then one line per episode
+    │                      (and '# ...' comment lines: evaluations, resumes)
     ├── checkpoints/
     │   ├── ep_0100.pt     weights, optimizer, epsilon, counters, RNG states
     │   ├── ep_0100.replay.pt   replay buffer of the newest checkpoint (for exact resume)
+    │   ├── best.pt        the checkpoint with the best evaluation during training
     │   └── final.pt
     ├── result.json        status and objective of the last training (sweep jobs too)
     ├── eval/final.json    what ``retro-gamer eval`` measured, one file per checkpoint
@@ -62,7 +64,13 @@ EVAL_DIR = "eval"
 PLOT_NAME = "curve.png"
 COMPARISON_PLOT_NAME = "comparison.png"
 CHECKPOINT_NAME = re.compile(r"^(ep_(\d+)|final)\.pt$")
+BEST_NAME = "best"  # checkpoints/best.pt; not in CHECKPOINT_NAME, so never 'latest'
 EPISODE_LINE = re.compile(r"^\[EP (\d+)\] ")
+EVAL_LINE = re.compile(
+    r"^# eval after episode (?P<episode>\d+): mean (?P<mean>\S+) median (?P<median>\S+) "
+    r"max (?P<maximum>\S+) \((?P<episodes>\d+) greedy games, seed (?P<seed>\S+)\)"
+    r"(?P<best>; new best)?"
+)
 EPISODE_FIELDS = re.compile(
     r"^\[EP (?P<episode>\d+)\] total_reward=(?P<total_reward>\S+) steps=(?P<steps>\d+) "
     r"epsilon=(?P<epsilon>\S+) avg_loss=(?P<avg_loss>\S+)$"
@@ -76,6 +84,14 @@ def episode_line(episode: int, total_reward: float, steps: int, epsilon: float,
     """One line of ``training.log`` in the specification's format."""
     return (f"[EP {episode:04d}] total_reward={total_reward:.4f} steps={steps} "
             f"epsilon={epsilon:.4f} avg_loss={avg_loss:.6f}")
+
+
+def eval_line(episode: int, mean: float, median: float, maximum: float, episodes: int,
+              seed: int | None, best: bool) -> str:
+    """The ``training.log`` comment line of one evaluation during training."""
+    return (f"# eval after episode {episode}: mean {mean:.6g} median {median:.6g} "
+            f"max {maximum:.6g} ({episodes} greedy games, seed {seed})"
+            + ("; new best, saved as checkpoints/best.pt" if best else ""))
 
 
 _UMASK = os.umask(0)
@@ -245,11 +261,30 @@ class RunDirectory:
                                for k, v in match.groupdict().items()})
         return parsed
 
+    def training_evaluations(self) -> list[dict]:
+        """The evaluations during training, from the log's ``# eval after episode`` lines:
+        episode, mean, median, maximum, episodes, seed, best (True where best.pt was saved)."""
+        if not self.log_path.is_file():
+            return []
+        found = []
+        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = EVAL_LINE.match(line)
+            if match:
+                values = match.groupdict()
+                found.append({"episode": int(values["episode"]), "mean": float(values["mean"]),
+                              "median": float(values["median"]),
+                              "maximum": float(values["maximum"]),
+                              "episodes": int(values["episodes"]),
+                              "seed": None if values["seed"] == "None" else int(values["seed"]),
+                              "best": values["best"] is not None})
+        return found
+
     def start_log(self, header: str) -> None:
         atomic_write(self.log_path, (header.rstrip("\n") + "\n").encode("utf-8"))
 
     def truncate_log_after(self, episode: int, marker: str) -> None:
-        """Drop episode lines past ``episode`` (written after the checkpoint), then add ``marker``.
+        """Drop episode and evaluation lines past ``episode`` (written after the checkpoint),
+        then add ``marker``.
 
         Used on resume, so the log's episode lines are exactly those of an
         uninterrupted run.
@@ -257,7 +292,7 @@ class RunDirectory:
         kept = []
         if self.log_path.is_file():
             for line in self.log_path.read_text(encoding="utf-8").splitlines():
-                match = EPISODE_LINE.match(line)
+                match = EPISODE_LINE.match(line) or EVAL_LINE.match(line)
                 if match and int(match.group(1)) > episode:
                     continue
                 kept.append(line)
@@ -292,6 +327,12 @@ class RunDirectory:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
+        if name in (BEST_NAME, f"{BEST_NAME}.pt"):
+            raise CheckpointError(
+                f"{self.path} has no best checkpoint yet: checkpoints/best.pt is saved by the "
+                "evaluations during training, every eval_every episodes (eval_every > 0 and "
+                "eval_episodes > 0 in config.toml). Use --checkpoint final or latest instead."
+            )
         available = ", ".join(p.stem for p in self.checkpoints()) or "none yet"
         hint = did_you_mean(name, [p.stem for p in self.checkpoints()])
         if name == "final" and self.checkpoints():  # training stopped before its end
@@ -300,6 +341,11 @@ class RunDirectory:
         raise CheckpointError(
             f"No checkpoint '{name}' in {self.checkpoint_dir}.{hint} Available: {available}."
         )
+
+    @property
+    def best_checkpoint_path(self) -> Path:
+        """``checkpoints/best.pt``: the checkpoint with the best evaluation during training."""
+        return self.checkpoint_dir / f"{BEST_NAME}.pt"
 
     def named_checkpoint(self, episode: int | None) -> Path:
         """``checkpoints/ep_NNNN.pt``, or ``final.pt`` for ``None``."""
@@ -610,5 +656,5 @@ def config_from_document(doc: Any, source: str) -> tuple[GameMetadata, Hyperpara
         raise ConfigError(f"{source} [hyperparameters]: {error}") from None
 
 
-__all__ = ["RunDirectory", "SweepDirectory", "is_sweep_directory", "episode_line",
+__all__ = ["RunDirectory", "SweepDirectory", "is_sweep_directory", "episode_line", "eval_line",
            "atomic_write", "HYPERPARAMETER_FIELDS"]

@@ -35,7 +35,7 @@ from retro_gamer import overrides as override_rules
 from retro_gamer import slurm
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
-from retro_gamer.evaluation import evaluate_run
+from retro_gamer.evaluation import evaluate_run, objective_checkpoint
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
@@ -265,8 +265,9 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
     result = run.read_result() or {}
     episodes = len(run.episode_lines())
     objective = result.get("objective")
-    score = ("" if objective is None else
-             f" Greedy play after training: mean return {objective:g}.")
+    played = ("checkpoints/best.pt (the best evaluation during training)"
+              if objective_checkpoint(run.path) == "best" else "after training")
+    score = "" if objective is None else f" Greedy play {played}: mean return {objective:g}."
     console.print(f"Trained {counted(episodes, 'episode')}.{score} Watch the agent: "
                   f"retro-gamer play {run.path}", highlight=False, soft_wrap=True)
 

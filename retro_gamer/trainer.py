@@ -8,7 +8,8 @@ reward clipped if asked, once ``n_step`` turns are known), every ``train_every``
 to TD targets (rewards scaled by :class:`~retro_gamer.rewards.RewardScaler`)
 from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
-and the learning rate after each episode. Nothing in the loop reads a value
+and the learning rate after each episode; every ``eval_every`` episodes, score
+the greedy policy and keep the best as ``best.pt``. Nothing in the loop reads a value
 back from the device except the chosen action (and, for prioritized replay,
 the TD errors the sum-tree needs); the episode's mean loss is read once per
 episode. docs/benchmarks.md has the measurements behind each default. Everything it writes goes
@@ -36,13 +37,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
+from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.rewards import RewardScaler
-from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
+from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line, eval_line
 
 CHECKPOINT_FORMAT = 1
 
@@ -271,6 +274,7 @@ class DQNTrainer:
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
         self.reward_scaler = RewardScaler(hp.reward_clip, hp.reward_scaling)
+        self.best_evaluation: dict | None = None
         if checkpoint:
             self._restore(checkpoint, resume)
         else:
@@ -282,6 +286,8 @@ class DQNTrainer:
         with self._stop_on_signals():
             while self.episode < hp.training_episodes and not self.stop_requested:
                 self._play_episode(started)
+                if hp.eval_every and hp.eval_episodes and self.episode % hp.eval_every == 0:
+                    self._evaluate()
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
         interrupted = self.episode < hp.training_episodes
@@ -351,6 +357,34 @@ class DQNTrainer:
                 self.learning_rate, self.env_steps, self.train_steps,
                 time.perf_counter() - started)):
             self.stop_requested = True
+
+    def _evaluate(self) -> None:
+        """``eval_every``: score the greedy policy, log it, keep the best as ``best.pt``.
+
+        The ``eval_episodes`` games are seeded with the run's seed, so every
+        evaluation plays the same games and ``retro-gamer eval --checkpoint best``
+        gives the logged figures again. The random streams training draws from
+        are restored afterwards, so training goes on exactly as without it.
+        """
+        hp = self.hp
+        metadata = copy.deepcopy(self.metadata)
+        metadata.character_set = list(self.env.character_set)
+        was_training = self.network.training
+        agent = GreedyAgent(self.network, metadata, metadata.character_set)
+        try:
+            result = evaluate_agent(agent, self.create_game, hp.eval_episodes,
+                                    hp.max_turns_per_episode, hp.seed)
+        finally:
+            self.network.train(was_training)
+        best = self.best_evaluation is None or result.mean > self.best_evaluation["mean"]
+        if best:
+            self.best_evaluation = {
+                "episode": self.episode, "mean": result.mean, "median": result.median,
+                "maximum": result.maximum, "episodes": result.episodes, "seed": hp.seed}
+            # No replay companion: that belongs to the newest ep_NNNN.pt (exact resume).
+            self.run.save_checkpoint(self.run.best_checkpoint_path, self._state())
+        self.run.append_log(eval_line(self.episode, result.mean, result.median,
+                                      result.maximum, result.episodes, hp.seed, best))
 
     def _q_values(self, board: np.ndarray, extras: np.ndarray) -> torch.Tensor:
         with torch.no_grad():
@@ -509,6 +543,7 @@ class DQNTrainer:
             "train_steps": self.train_steps,
             "rewards": self.reward_scaler.state_dict(),
             "seed": self.hp.seed,
+            "best_evaluation": self.best_evaluation,
             "rng": {
                 "game": random.getstate(),
                 "agent": self.agent_rng.getstate(),
@@ -550,6 +585,7 @@ class DQNTrainer:
         self.train_steps = int(state["train_steps"])
         if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
             self.reward_scaler.load_state_dict(state["rewards"])
+        self.best_evaluation = state.get("best_evaluation")
         rng = state["rng"]
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
