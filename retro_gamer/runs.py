@@ -38,25 +38,30 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
 
 
 def open_trainer(run_dir: str | os.PathLike,
-                 on_episode: Callable[[EpisodeStats], None] | None = None) -> DQNTrainer:
-    """A trainer for the run described by ``run_dir/config.toml``."""
+                 on_episode: Callable[[EpisodeStats], None] | None = None,
+                 config: tuple[GameMetadata, Hyperparameters] | None = None) -> DQNTrainer:
+    """A trainer for the run described by ``run_dir/config.toml`` (or by ``config``, the
+    validated values to train with, which the trainer then records there)."""
     run = RunDirectory(run_dir)
-    metadata, hyper = run.read_config()
+    metadata, hyper = config if config is not None else run.read_config()
     create_game = find_create_game(metadata.module)
     return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
                       **hyper.to_dict())
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
-              on_episode: Callable[[EpisodeStats], None] | None = None) -> TrainingResult:
+              on_episode: Callable[[EpisodeStats], None] | None = None,
+              config: tuple[GameMetadata, Hyperparameters] | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
-    With ``tensorboard = true`` the episodes also go to TensorBoard event files.
+    ``config`` replaces what ``config.toml`` says (it is written there once training
+    has validated everything). With ``tensorboard = true`` the episodes also go to
+    TensorBoard event files.
     """
     run = RunDirectory(run_dir)
-    _, hyper = run.read_config()
+    _, hyper = config if config is not None else run.read_config()
     if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode).train(resume=resume)
+        return open_trainer(run_dir, on_episode, config).train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
     board = TensorBoardLogger(run.tensorboard_dir)
@@ -67,6 +72,6 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
             on_episode(stats)
 
     try:
-        return open_trainer(run_dir, both).train(resume=resume)
+        return open_trainer(run_dir, both, config).train(resume=resume)
     finally:
         board.close()

@@ -38,6 +38,7 @@ from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
 from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
+from retro_gamer.trainer import select_device
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
@@ -227,9 +228,9 @@ class TrainTask:
         console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
         with run.lock():
             run.remove_partial_writes()
-            apply_values(run, game, hyper)
+            config = apply_values(run, game, hyper)  # validated; written once training starts
             with TrainingProgress(console, label=label) as progress:
-                train_run(run.path, resume, on_episode=progress)
+                train_run(run.path, resume, on_episode=progress, config=config)
         # eval_episodes = 0 skips the evaluation: such a run has no objective.
         objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:
@@ -245,8 +246,13 @@ def values_from(cfg: DictConfig) -> tuple[dict, dict]:
     return game, data
 
 
-def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
-    """Validate the composed values and write them into the run's ``config.toml``."""
+def apply_values(run: RunDirectory, game: dict, hyper: dict
+                 ) -> tuple[GameMetadata, Hyperparameters]:
+    """Validate the composed values against the run and its game; return them.
+
+    Nothing is written here: the trainer records them in ``config.toml`` once it has
+    validated everything else (device, checkpoint, replay file, characters).
+    """
     metadata, current = run.read_config()
     new_hyper = Hyperparameters.from_mapping(hyper, "the composed config")
     try:
@@ -264,12 +270,13 @@ def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
                 "the network's shape or the game the agent learned. Its weights cannot carry "
                 "over. Start a new run instead: retro-gamer create --game "
                 f"{metadata.module} --output NEW_DIR (then train it with your overrides).")
-    game_changes = {k: v for k, v in new_game.to_dict().items()
-                    if k in GameMetadata.DESCRIPTION_FIELDS and v != getattr(metadata, k)}
     # The reward and observed keys (perhaps overridden) must exist in the game's state.
     game = make_game(find_create_game(metadata.module), metadata.module)
     check_against_game(new_game, game, f"{run.config_path} with the overrides")
-    run.update_config(game=game_changes, hyper=new_hyper.to_dict())
+    select_device(new_hyper.device)
+    for name in GameMetadata.DESCRIPTION_FIELDS:
+        setattr(metadata, name, getattr(new_game, name))
+    return metadata, new_hyper
 
 
 class SweepSummary(Callback):

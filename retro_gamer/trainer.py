@@ -42,6 +42,10 @@ from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
 
 CHECKPOINT_FORMAT = 1
+# What only a resume needs; the run directory keeps it in the newest checkpoint alone.
+RESUME_ONLY = ("target", "optimizer", "rng")
+REQUIRED_FIELDS = ("model", "network", "character_set", "actions", "epsilon", "learning_rate",
+                   "episode", "env_steps", "train_steps", "seed")
 
 
 @dataclass
@@ -78,10 +82,23 @@ class TrainingInterrupted(RunDirectoryError):
 
 
 def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU."""
+    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU.
+
+    Raises :class:`ConfigError` for a device this torch cannot use (checked before
+    anything is written, so a refused run is left as it was).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    mps = getattr(torch.backends, "mps", None)
+    usable = {"cuda": torch.cuda.is_available,
+              "mps": lambda: mps is not None and mps.is_available()}.get(device.type)
+    if usable is not None and not usable():
+        raise ConfigError(
+            f"device = {name!r}, but this installation of torch ({torch.__version__}) cannot "
+            f"use a {device.type.upper()} device here. Set device=cpu (or device=auto, which "
+            "picks a GPU when there is one).")
+    return device
 
 
 def decayed(value: float, decay: float, floor: float = 0.0) -> float:
@@ -220,7 +237,6 @@ class DQNTrainer:
                                    rng=random.Random(seed))
         metadata.character_set = list(self.env.character_set)
         metadata.board_size = list(self.env.board_size)
-        self._record_config()
         self._build(self.env.encoder.n_channels)
         width, height = self.env.board_size
         self.replay: ReplayBuffer = make_replay(
@@ -229,8 +245,13 @@ class DQNTrainer:
         self.epsilon, self.learning_rate = hp.epsilon, hp.learning_rate
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
+        note = self._restore(checkpoint) if checkpoint else None
+        # Everything is validated and loaded: only now is the first byte written.
+        self._record_config()
         if checkpoint:
-            self._restore(checkpoint, resume)
+            path = Path(checkpoint["_path"])
+            self.run.truncate_log_after(
+                self.episode, f"# resumed from {path.name} after episode {self.episode}; {note}")
         else:
             self.run.start_log(self._header())
 
@@ -409,8 +430,9 @@ class DQNTrainer:
         if not self.run.config_path.is_file():
             self.run.write_new_config(self.metadata, self.hp)
             return
-        game = {"board_size": self.metadata.board_size,
-                "character_set": self.metadata.character_set}
+        game = {name: getattr(self.metadata, name) for name in GameMetadata.DESCRIPTION_FIELDS}
+        game.update(board_size=self.metadata.board_size,
+                    character_set=self.metadata.character_set)
         if not self.metadata.module:
             game.pop("module", None)
         self.run.update_config(game=game, hyper=self.hp.to_dict())
@@ -449,7 +471,8 @@ class DQNTrainer:
         }
 
     def _save(self, path: Path) -> Path:
-        self.run.save_checkpoint(path, self._state(), self.replay.state_dict())
+        self.run.save_checkpoint(path, self._state(), self.replay.state_dict(),
+                                 resume_only=RESUME_ONLY)
         return path
 
     def _resume_state(self, resume) -> dict | None:
@@ -462,36 +485,80 @@ class DQNTrainer:
         state["_path"] = str(path)
         return state
 
-    def _restore(self, state: dict, resume) -> None:
+    def _restore(self, state: dict) -> str:
+        """Load a checkpoint's state into the trainer (nothing is written); return the
+        log's note of what was restored."""
         path = Path(state["_path"])
         if state["character_set"] != list(self.env.character_set):  # pragma: no cover
             raise CheckpointError(f"{path}: its character set does not match the run's.")
         try:
             self.network.load_state_dict(state["model"])
-            self.target.load_state_dict(state["target"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.target.load_state_dict(state.get("target", state["model"]))
+            if "optimizer" in state:
+                self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(
                 f"{path} does not fit this run's network: {str(error).splitlines()[0]}"
             ) from None
-        self.epsilon = float(state["epsilon"])
-        self.learning_rate = float(state["learning_rate"])
-        self.episode = int(state["episode"])
-        self.env_steps = int(state["env_steps"])
-        self.train_steps = int(state["train_steps"])
-        rng = state["rng"]
+        try:
+            self.epsilon = float(state["epsilon"])
+            self.learning_rate = float(state["learning_rate"])
+            self.episode = int(state["episode"])
+            self.env_steps = int(state["env_steps"])
+            self.train_steps = int(state["train_steps"])
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate
+            self._restore_rng(state.get("rng"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(
+                f"{path} is not a complete retro-gamer checkpoint ({type(error).__name__}: "
+                f"{error}). Resume from another checkpoint (retro-gamer info lists them)."
+            ) from None
+        notes = [self._restore_replay(path)]
+        if "optimizer" not in state or "rng" not in state:
+            notes.append("this checkpoint holds weights only (only the newest keeps the "
+                         "optimizer, target network and random states): those start afresh, "
+                         "so this continuation is not the one an uninterrupted run would give")
+        return "; ".join(notes)
+
+    def _restore_rng(self, rng: dict | None) -> None:
+        if rng is None:  # a weights-only checkpoint: a fresh but reproducible stream
+            seed = self.hp.seed * 1_000_003 + self.episode
+            random.seed(seed)
+            self.agent_rng.seed(seed ^ 0x5EED)
+            self.np_rng = np.random.default_rng(seed)
+            self.replay.rng = self.np_rng
+            torch.manual_seed(seed)
+            return
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
         self.np_rng.bit_generator.state = rng["numpy"]
         torch.set_rng_state(rng["torch"])
-        replay = self.run.load_replay(path)
-        note = "replay buffer restored"
-        if replay is not None and replay.get("capacity") == self.replay.capacity:
-            self.replay.load_state_dict(replay)
-        else:
-            note = "replay buffer starts empty (no saved buffer for this checkpoint)"
-        self.run.truncate_log_after(
-            self.episode, f"# resumed from {path.name} after episode {self.episode}; {note}")
+
+    def _restore_replay(self, checkpoint: Path) -> str:
+        """Refill the replay buffer from the checkpoint's companion file, saying how."""
+        try:
+            replay = self.run.load_replay(checkpoint)
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"{error} It is the replay buffer saved for {checkpoint.name}: delete "
+                f"{self.run.replay_path(checkpoint)} to resume with an empty buffer (training "
+                "refills it; the continuation is then not bit-identical), or restore it."
+            ) from None
+        if replay is None:
+            return "replay buffer starts empty (no saved buffer for this checkpoint)"
+        try:
+            kept = self.replay.load_state_dict(replay)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{self.run.replay_path(checkpoint)} does not fit this run's replay buffer "
+                f"({error}). Delete it to resume with an empty buffer.") from None
+        saved = int(replay["size"])
+        if replay["capacity"] == self.replay.capacity:
+            return "replay buffer restored"
+        return (f"replay buffer restored with the newest {kept} of its {saved} transitions "
+                f"(memory_capacity changed from {replay['capacity']} to "
+                f"{self.replay.capacity})")
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
@@ -522,6 +589,12 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
     """Refuse a checkpoint from another game or another network shape, saying why."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was written by an unknown retro-gamer version.")
+    missing = [key for key in REQUIRED_FIELDS if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks {', '.join(repr(k) for k in missing)}: it is not a complete "
+            "retro-gamer checkpoint. Resume from another checkpoint (retro-gamer info lists "
+            "them).")
     check_same_game(state, metadata, path)
     network = state.get("network", {})
     for name in SHAPE_FIELDS:
