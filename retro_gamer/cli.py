@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -224,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_create(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.overrides import hyperparameter_overrides
+    from retro_gamer.run_dir import shell_path
     from retro_gamer.runs import create_run
 
     ensure_cwd_importable()
@@ -232,7 +235,7 @@ def cmd_create(args, console: Console) -> int:
     values.update(hyperparameter_overrides(args.overrides))
     run = create_run(args.game, args.output, values)
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
-                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
+                  f"{escape(args.game)}. Next: retro-gamer train {escape(shell_path(run.path))}",
                   soft_wrap=True)
     return 0
 
@@ -332,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
+    previous = _stop_on_sigterm()
     console = Console()
     errors = Console(stderr=True)
     try:
@@ -348,8 +352,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        errors.print("Interrupted.")
+        errors.print("[bold yellow]stopped:[/bold yellow] interrupted before anything was "
+                     "saved; no file was changed.", highlight=False)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``kill``, a scheduler's stop) during start-up stops like Ctrl+C, with the
+    same message, instead of ending the process silently; training installs its own
+    handler. Returns the handler to put back (``None`` off the main thread)."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

@@ -286,7 +286,7 @@ class RunDirectory:
         if not self.path.is_dir():
             raise RunDirectoryError(
                 f"{self.path} is not a run directory (it does not exist). Create one with "
-                f"'retro-gamer create --game MODULE --output {self.path}'."
+                f"'retro-gamer create --game MODULE --output {shell_path(self.path)}'."
             )
         if not self.config_path.is_file():
             raise RunDirectoryError(
@@ -447,7 +447,9 @@ class RunDirectory:
         if not lines:  # no log to follow (removed, or checkpoints made by the Python API)
             return ordered[-1]
         for path in reversed(ordered):
-            if self.on_line(path, lines):
+            if peek_checkpoint(path) is None:
+                self.load_checkpoint(path)  # raises why it cannot be read
+            elif self.on_line(path, lines):
                 return path
         raise CheckpointError(
             f"None of the checkpoints in {self.checkpoint_dir} matches the episodes in "
@@ -464,6 +466,8 @@ class RunDirectory:
         if info is None:
             return False
         lines = self.episode_lines() if lines is None else lines
+        if not lines:  # no log to follow: every checkpoint counts (see latest_checkpoint)
+            return True
         episode = int(info.get("episode", -1))
         upto = [line for line in lines if int(EPISODE_LINE.match(line).group(1)) <= episode]
         if episode < 0 or len(upto) < episode:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from retro_gamer.config import GameMetadata, Hyperparameters
 from retro_gamer.errors import RunDirectoryError
 from retro_gamer.games import find_create_game
-from retro_gamer.run_dir import RunDirectory
+from retro_gamer.run_dir import RunDirectory, shell_path
 from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult
 
 
@@ -25,7 +26,7 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
     if run.config_path.exists():
         raise RunDirectoryError(
             f"{run.path} is already a run directory. Train it with 'retro-gamer train "
-            f"{run.path}', or choose a new --output for a new run."
+            f"{shell_path(run.path)}', or choose a new --output for a new run."
         )
     if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise RunDirectoryError(
@@ -33,7 +34,14 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
         )
     hyper = Hyperparameters.from_mapping(hyperparameters, "the options")
     metadata = GameMetadata.from_pyproject(module)
-    run.write_new_config(metadata, hyper)
+    existed = run.path.exists()
+    try:
+        run.write_new_config(metadata, hyper)
+    except RunDirectoryError:
+        if not existed:  # a failed create (a full disk) leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                run.path.rmdir()
+        raise
     return run
 
 

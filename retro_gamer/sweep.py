@@ -36,7 +36,13 @@ from retro_gamer.evaluation import evaluate_run
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
 from retro_gamer.progress import TrainingProgress
-from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
+from retro_gamer.run_dir import (
+    SWEEP_SUMMARY_NAME,
+    RunDirectory,
+    SweepDirectory,
+    atomic_write,
+    shell_path,
+)
 from retro_gamer.runs import train_run
 from retro_gamer.trainer import select_device
 
@@ -65,13 +71,13 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     elif run.has_progress() and not multirun and not (cfg or info):
         raise RunDirectoryError(
             f"{run.path} already holds training progress. Continue it with 'retro-gamer "
-            f"train {run.path} --resume latest' (overrides such as training_episodes=2000 "
-            "may be added), or create a new run with 'retro-gamer create'.")
+            f"train {shell_path(run.path)} --resume latest' (overrides such as "
+            "training_episodes=2000 may be added), or create a new run with 'retro-gamer create'.")
 
     base_text = run.config_path.read_text(encoding="utf-8")
     hydra_defaults = {
-        "run": {"dir": str(run.path.resolve())},
-        "sweep": {"dir": str(run.sweeps_dir.resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
+        "run": {"dir": literal(str(run.path.resolve()))},
+        "sweep": {"dir": literal(str(run.sweeps_dir.resolve())) + "/${now:%Y-%m-%d_%H-%M-%S}",
                   "subdir": "${hydra.job.num}_${hydra.job.override_dirname}"},
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
@@ -82,7 +88,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         if unfinished is not None and not any(o.startswith("hydra.sweep.dir=") for o in argv):
             console.print(f"Resuming the unfinished sweep in {unfinished} (finished jobs are "
                           "skipped, interrupted ones continue).", highlight=False)
-            argv.append(f"hydra.sweep.dir={unfinished}")
+            argv.append(f"hydra.sweep.dir={quoted_value(str(unfinished))}")
         argv.append("--multirun")
     if cfg:
         argv += ["--cfg", cfg]
@@ -106,6 +112,16 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         return 0
     _print_sweep_result(summary, console)
     return 1 if summary["failed"] else 0
+
+
+def literal(text: str) -> str:
+    """``text`` for an OmegaConf value: a ``${`` in a folder's name is not an interpolation."""
+    return text.replace("${", "\\${")
+
+
+def quoted_value(text: str) -> str:
+    """``text`` as one quoted value of a Hydra override (spaces, commas, ``${`` kept as is)."""
+    return "'" + literal(text).replace("'", "\\'") + "'"
 
 
 def _run_with_primary(argv: list[str], task: TrainTask, primary_dir: Path, values: tuple,
@@ -148,7 +164,7 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
     score = ("" if objective is None else
              f" Greedy play after training: mean return {objective:g}.")
     console.print(f"Trained {episodes} episodes.{score} Watch the agent: retro-gamer play "
-                  f"{run.path}", highlight=False, soft_wrap=True)
+                  f"{shell_path(run.path)}", highlight=False, soft_wrap=True)
 
 
 def task_overrides(overrides: list[str]) -> list[str]:

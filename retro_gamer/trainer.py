@@ -39,11 +39,12 @@ from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.networks import QNetwork, describe
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
-from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line
+from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line, shell_path
 
 CHECKPOINT_FORMAT = 1
 # What only a resume needs; the run directory keeps it in the newest checkpoint alone.
 RESUME_ONLY = ("target", "optimizer", "rng")
+STOP_GRACE = 1.0  # seconds an episode may go on after a stop request before it is ended
 REQUIRED_FIELDS = ("model", "network", "character_set", "actions", "epsilon", "learning_rate",
                    "episode", "env_steps", "train_steps", "seed")
 
@@ -201,6 +202,8 @@ class DQNTrainer:
         self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
         self.on_episode = on_episode
         self.stop_requested = False
+        self.stop_time = 0.0
+        self.cut_short: int | None = None  # turns of an episode a stop request ended early
 
     # The loop -----------------------------------------------------------------
 
@@ -211,8 +214,8 @@ class DQNTrainer:
         if checkpoint is None and self.run.has_progress():
             raise RunDirectoryError(
                 f"{self.run.path} already holds training progress. Continue it with "
-                f"'retro-gamer train {self.run.path} --resume latest', or train a new run "
-                "in another directory (retro-gamer create --output NEW_DIR)."
+                f"'retro-gamer train {shell_path(self.run.path)} --resume latest', or train a "
+                "new run in another directory (retro-gamer create --output NEW_DIR)."
             )
         if checkpoint:
             hp.seed = checkpoint["seed"]
@@ -257,20 +260,20 @@ class DQNTrainer:
 
         started = time.perf_counter()
         last_saved: Path | None = None
-        with self._stop_on_signals():
+        with self._stop_on_signals(), self._naming_failed_writes():
             while self.episode < hp.training_episodes and not self.stop_requested:
                 self._play_episode(started)
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
-        interrupted = self.episode < hp.training_episodes
-        if interrupted:
-            if last_saved is None or _saved_at(last_saved) != self.episode:
-                last_saved = self._save(self.run.named_checkpoint(self.episode))
-            raise TrainingInterrupted(
-                f"Training stopped at episode {self.episode}; checkpoint saved to {last_saved}. "
-                f"Resume with: retro-gamer train {self.run.path} --resume latest"
-            )
-        final = self._save(self.run.named_checkpoint(None))
+            interrupted = self.episode < hp.training_episodes or self.cut_short is not None
+            if interrupted:
+                if last_saved is None or _saved_at(last_saved) != self.episode:
+                    last_saved = self._save(self.run.named_checkpoint(self.episode))
+                raise TrainingInterrupted(
+                    f"Training stopped at episode {self.episode}{self._cut_note()}; checkpoint "
+                    f"saved to {last_saved}. Resume with: retro-gamer train "
+                    f"{shell_path(self.run.path)} --resume latest")
+            final = self._save(self.run.named_checkpoint(None))
         return TrainingResult(self.episode, self.env_steps, self.train_steps, final,
                               False, time.perf_counter() - started)
 
@@ -285,6 +288,8 @@ class DQNTrainer:
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
+            if self.stop_requested and self._stop_overdue(steps):
+                break
             board, extras = env.board.copy(), env.extras.copy()
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
@@ -309,6 +314,9 @@ class DQNTrainer:
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
+        if self.cut_short is not None:
+            self.run.append_log(f"# episode {self.episode} ended early after {steps} turns: "
+                                "a stop was requested")
         self.epsilon = decayed(self.epsilon, hp.epsilon_decay, hp.epsilon_min)
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
         for group in self.optimizer.param_groups:
@@ -560,9 +568,45 @@ class DQNTrainer:
                 f"(memory_capacity changed from {replay['capacity']} to "
                 f"{self.replay.capacity})")
 
+    def _stop_overdue(self, steps: int) -> bool:
+        """A stop request not met by the episode's end within ``STOP_GRACE`` seconds ends
+        the episode here (as ``max_turns_per_episode`` would), so a stop never waits on
+        a long episode."""
+        if time.monotonic() - self.stop_time < STOP_GRACE:
+            return False
+        self.cut_short = steps
+        return True
+
+    def _cut_note(self) -> str:
+        if self.cut_short is None:
+            return ""
+        return (f" (a stop request ended episode {self.episode} early, after "
+                f"{self.cut_short} turns)")
+
+    @contextlib.contextmanager
+    def _naming_failed_writes(self) -> Iterator[None]:
+        """A write that fails mid-training (a full disk) says which file, and how to go on."""
+        try:
+            yield
+        except RunDirectoryError as error:
+            if isinstance(error, TrainingInterrupted) or not str(error).startswith(
+                    "Could not write"):
+                raise
+            raise RunDirectoryError(
+                f"{error} Training stopped at episode {self.episode}; the checkpoints saved "
+                f"before are intact. Resume with: retro-gamer train "
+                f"{shell_path(self.run.path)} --resume latest") from None
+        except OSError as error:
+            raise RunDirectoryError(
+                f"Could not write {error.filename or self.run.log_path}: {error.strerror}. "
+                f"Training stopped at episode {self.episode}; the checkpoints saved before are "
+                f"intact. Free some space, then resume with: retro-gamer train "
+                f"{shell_path(self.run.path)} --resume latest") from None
+
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
-        """First Ctrl+C or SIGTERM: finish this episode, save, stop. A second one: stop now."""
+        """First Ctrl+C or SIGTERM: finish this episode (or end it after ``STOP_GRACE``
+        seconds), save, stop. A second one: stop now."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -571,6 +615,7 @@ class DQNTrainer:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
+            self.stop_time = time.monotonic()
 
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
