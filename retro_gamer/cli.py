@@ -352,8 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        errors.print("[bold yellow]stopped:[/bold yellow] interrupted before anything was "
-                     "saved; no file was changed.", highlight=False)
+        errors.print("[bold yellow]stopped:[/bold yellow] interrupted (files are only ever "
+                     "replaced whole: none is left half-written).", highlight=False)
         return EXIT_INTERRUPTED
     finally:
         if previous is not None:

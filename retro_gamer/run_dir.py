@@ -91,9 +91,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     A file system error (a full disk, a read-only folder) leaves the old file as it
     was and is raised as :class:`RunDirectoryError` naming the file.
     """
+    created = not path.parent.exists()
     try:
         _atomic_write(path, data)
     except OSError as error:
+        if created:  # a folder made for this file alone (eval/) goes again
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
         raise RunDirectoryError(
             f"Could not write {path}: {error.strerror or error}. Nothing was half-written; "
             "free some disk space (or fix the folder's permissions) and run the command again."

@@ -207,7 +207,7 @@ class TrainTask:
             except RetroGamerError as error:
                 self.error = error
                 return math.nan
-        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        job_dir = _job_dir()
         overrides = list(HydraConfig.get().overrides.task)
         run = RunDirectory(job_dir)
         started = time.time()
@@ -253,6 +253,14 @@ class TrainTask:
             run.write_result({"overrides": [], "status": "done", "objective": objective,
                                 "error": None})
         return objective
+
+
+def _job_dir() -> Path:
+    """A sweep job's folder, from ``hydra.sweep.*`` rather than ``runtime.output_dir``:
+    Hydra stores the latter as a new string, so a ``${`` in a folder's name would be
+    interpolated a second time and the job would train somewhere else."""
+    hydra = HydraConfig.get()
+    return Path(hydra.sweep.dir) / str(hydra.sweep.subdir)
 
 
 def values_from(cfg: DictConfig) -> tuple[dict, dict]:

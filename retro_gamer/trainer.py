@@ -249,22 +249,24 @@ class DQNTrainer:
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
         note = self._restore(checkpoint) if checkpoint else None
-        # Everything is validated and loaded: only now is the first byte written.
-        self._record_config()
-        if checkpoint:
-            path = Path(checkpoint["_path"])
-            self.run.truncate_log_after(
-                self.episode, f"# resumed from {path.name} after episode {self.episode}; {note}")
-        else:
-            self.run.start_log(self._header())
-
         started = time.perf_counter()
         last_saved: Path | None = None
+        # Everything is validated and loaded: only now is the first byte written, and from
+        # here on a stop request is met by saving (never by leaving the run half-begun).
         with self._stop_on_signals(), self._naming_failed_writes():
-            while self.episode < hp.training_episodes and not self.stop_requested:
+            self._record_config()
+            if checkpoint:
+                self.run.truncate_log_after(self.episode, f"# resumed from "
+                                            f"{Path(checkpoint['_path']).name} after episode "
+                                            f"{self.episode}; {note}")
+            else:
+                self.run.start_log(self._header())
+            while self.episode < hp.training_episodes:
                 self._play_episode(started)
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
+                if self.stop_requested:
+                    break
             interrupted = self.episode < hp.training_episodes or self.cut_short is not None
             if interrupted:
                 if last_saved is None or _saved_at(last_saved) != self.episode:

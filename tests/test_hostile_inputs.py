@@ -801,10 +801,11 @@ def wait_for(path: Path, process: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_a_stop_request_is_honoured_during_an_episode_that_never_ends(game_project):
     assert NEVER_ENDS != CHAR_GAME_SOURCE
     project = game_project(source=NEVER_ENDS)
-    options = [o if o != "50" else "1000000000" for o in TINY_OPTIONS]  # max turns per episode
+    options = [o if o != "50" else "100000000" for o in TINY_OPTIONS]  # max turns per episode
     created = run_cli(["create", "--game", project.module, "--output", "run", *options],
                       cwd=project.root)
     assert created.returncode == 0, created.stderr
@@ -835,7 +836,7 @@ def test_a_stop_request_during_start_up_says_so_and_changes_nothing(game_project
     process.send_signal(signal.SIGTERM)
     result = finish(process, timeout=300)
     assert result.returncode == 130
-    assert "stopped:" in result.stderr and "no file was changed" in result.stderr
+    assert "stopped: interrupted" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(run) == before
 
@@ -856,6 +857,7 @@ def run_full(args, cwd: Path, limit: int) -> subprocess.CompletedProcess:
     return process
 
 
+@pytest.mark.slow
 def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tmp_path):
     created = run_full(["create", "--game", SNAKE, "--output", tmp_path / "new", *TINY_OPTIONS],
                        tmp_path, limit=100)
