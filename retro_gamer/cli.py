@@ -237,7 +237,23 @@ def cmd_create(args, console: Console) -> int:
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
                   f"{escape(args.game)}. Next: retro-gamer train {escape(shell_path(run.path))}",
                   soft_wrap=True)
+    _print_memory_estimate(run, console)
     return 0
+
+
+def _print_memory_estimate(run, console: Console) -> None:
+    from retro_gamer.memory import available_bytes, format_bytes
+    from retro_gamer.runs import memory_estimate
+
+    needed = memory_estimate(run)
+    if needed is None:
+        return
+    line = f"Training will need {needed.describe()} of memory."
+    available = available_bytes()
+    if available is not None and needed.total > available:
+        line += (f" This machine has {format_bytes(available)} available: lower "
+                 "memory_capacity, layer_size or n_layers before training.")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def cmd_train(args, console: Console) -> int:

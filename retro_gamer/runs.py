@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from retro_gamer.config import GameMetadata, Hyperparameters
-from retro_gamer.errors import RunDirectoryError
+from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.games import find_create_game
+from retro_gamer.memory import MemoryEstimate
 from retro_gamer.run_dir import RunDirectory, shell_path
 from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult
 
@@ -43,6 +44,31 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
                 run.path.rmdir()
         raise
     return run
+
+
+def memory_estimate(run: RunDirectory) -> MemoryEstimate | None:
+    """What training this run will allocate (see :mod:`retro_gamer.memory`), from its
+    config and one instance of its game; ``None`` when the game cannot be created here.
+    Characters not yet discovered count as eight input channels."""
+    from retro_gamer.games import make_game
+    from retro_gamer.memory import estimate
+
+    metadata, hyper = run.read_config()
+    try:
+        board = metadata.board_size or make_game(find_create_game(metadata.module),
+                                                 metadata.module).board_size
+    except RetroGamerError:
+        return None
+    signature = dict(n_channels=len(metadata.character_set or "") or 8,
+                     board_size=tuple(board), n_extras=len(metadata.observe_state),
+                     n_actions=metadata.n_actions, n_layers=hyper.n_layers,
+                     layer_size=hyper.layer_size, spatial=metadata.spatial,
+                     first_conv_stride=hyper.first_conv_stride, dueling=hyper.dueling,
+                     center_on=hyper.center_on, local_view=hyper.local_view,
+                     # the view centres on the player's codes, discovered when training starts
+                     center_codes=[1] if hyper.center_on and metadata.spatial else [])
+    return estimate(signature, hyper.memory_capacity, hyper.batch_size,
+                    hyper.prioritize_experiences)
 
 
 def open_trainer(run_dir: str | os.PathLike,

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from retro_gamer import memory
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
@@ -369,15 +370,28 @@ class DQNTrainer:
 
     def _build(self, n_channels: int) -> None:
         hp, md = self.hp, self.metadata
-        self.network = QNetwork(n_channels, self.env.board_size, len(md.observe_state),
-                                md.n_actions, hp.n_layers, hp.layer_size, md.spatial,
-                                first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
-                                center_on=hp.center_on, center_codes=self._center_codes(),
-                                local_view=hp.local_view).to(self.device)
+        signature = dict(n_channels=n_channels, board_size=tuple(self.env.board_size),
+                         n_extras=len(md.observe_state), n_actions=md.n_actions,
+                         n_layers=hp.n_layers, layer_size=hp.layer_size, spatial=md.spatial,
+                         first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
+                         center_on=hp.center_on, center_codes=self._center_codes(),
+                         local_view=hp.local_view)
+        self._require_memory(signature)
+        self.network = QNetwork(**signature).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)
         self.optimizer = _adam(self.network.parameters(), hp.learning_rate, self.device)
+
+    def _require_memory(self, signature: dict) -> None:
+        """Refuse, before allocating, a run larger than the memory available (the networks
+        live on the GPU when there is one; the replay buffer always in main memory)."""
+        hp = self.hp
+        needed = memory.estimate(signature, hp.memory_capacity, hp.batch_size,
+                                 hp.prioritize_experiences)
+        in_main = needed.total if self.device.type == "cpu" else needed.replay
+        memory.require(in_main, f"This run ({needed.describe()})",
+                       "Lower memory_capacity, layer_size, n_layers or batch_size.")
 
     def _center_codes(self) -> list[int]:
         """Board codes of the characters the egocentric view centres on (none: no such view).
