@@ -391,6 +391,16 @@ def flip_bytes(run: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def declare_network(**changes) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        path = run / "checkpoints" / "final.pt"
+        state = torch.load(path, weights_only=True)
+        state["network"].update(changes)
+        del state["checksum"]
+        torch.save(state, path)
+    return edit
+
+
 UNUSABLE_DEVICE = "mps" if torch.cuda.is_available() else "cuda"
 # Issue 17: a refused command writes nothing, whatever is found wrong, and however late.
 RUN_DIRECTORY_CASES = {
@@ -412,6 +422,12 @@ RUN_DIRECTORY_CASES = {
                                                  base="trained", edit=flip_bytes),
     "eval-a-checkpoint-with-flipped-bytes": Case(["eval", "{run}"], ["final.pt is damaged"],
                                                  base="trained", edit=flip_bytes),
+    "a-network-larger-than-the-machine": Case(
+        ["train", "{run}", "layer_size=65536", "n_layers=4"],
+        ["This run (about", "GiB of memory, but this machine has", "Lower memory_capacity"]),
+    "play-a-checkpoint-declaring-a-huge-network": Case(
+        ["play", "{run}"], ["The network in", "final.pt needs", "GiB of memory"],
+        base="trained", edit=declare_network(layer_size=65536, n_layers=4)),
 }
 
 CORPUS = {**{f"config:{k}": v for k, v in CONFIG_CASES.items()},
@@ -881,3 +897,12 @@ def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tm
     assert snapshot(run)["checkpoints/final.pt"] == before["checkpoints/final.pt"]
     resumed = run_cli(["train", run, "training_episodes=4", "--resume", "latest"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+
+def test_create_shows_the_memory_training_will_need(tmp_path):
+    created = run_cli(["create", "--game", SNAKE, "--output", "run", *TINY_OPTIONS],
+                      cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    shown = " ".join(created.stdout.split())
+    assert re.search(r"Training will need about [\d.]+ \w+ \(replay buffer [\d.]+ \w+, "
+                     r"networks [\d.]+ \w+, training batch [\d.]+ \w+\) of memory", shown), shown
