@@ -131,6 +131,16 @@ def without_table(name: str) -> Callable[[Path], None]:
     return rewrite(drop)
 
 
+def project_run(game_project, source: str, options: list[str] = TINY_OPTIONS
+                ) -> tuple:
+    """A game project with this source and a run of it created (``create``) in its folder."""
+    project = game_project(source=source)
+    created = run_cli(["create", "--game", project.module, "--output", "run", *options],
+                      cwd=project.root)
+    assert created.returncode == 0, created.stderr
+    return project, project.root / "run"
+
+
 # ------------------------------------------------------------------------ fixtures
 
 
@@ -640,11 +650,7 @@ CRASHES_MID_EPISODE = CHAR_GAME_SOURCE.replace(
 
 def test_a_game_crashing_mid_episode_stops_training_with_a_clear_message(game_project):
     assert CRASHES_MID_EPISODE != CHAR_GAME_SOURCE
-    project = game_project(source=CRASHES_MID_EPISODE)
-    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, CRASHES_MID_EPISODE)
     result = finish(start("train", run, cwd=project.root))
     refused(result, "ZeroDivisionError", "the game divided by zero")
     assert result.returncode == 2
@@ -660,11 +666,7 @@ def test_create_game_failing_when_training_starts_changes_nothing(game_project, 
         "    import os\n"
         "    if os.environ.get('RG_TEST_BREAK_GAME'):\n"
         "        raise OSError('the level file is missing')\n")
-    project = game_project(source=source)
-    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, source)
     before = snapshot(run)
     monkeypatch.setenv("RG_TEST_BREAK_GAME", "1")
     refused(run_cli(["train", run], cwd=project.root),
@@ -820,12 +822,8 @@ def wait_for(path: Path, process: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_a_stop_request_is_honoured_during_an_episode_that_never_ends(game_project):
     assert NEVER_ENDS != CHAR_GAME_SOURCE
-    project = game_project(source=NEVER_ENDS)
     options = [o if o != "50" else "100000000" for o in TINY_OPTIONS]  # max turns per episode
-    created = run_cli(["create", "--game", project.module, "--output", "run", *options],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, NEVER_ENDS, options)
     process = start("train", run, cwd=project.root)
     wait_for(run / "training.log", process)
     process.send_signal(signal.SIGTERM)
@@ -837,11 +835,7 @@ def test_a_stop_request_is_honoured_during_an_episode_that_never_ends(game_proje
 
 
 def test_a_stop_request_during_start_up_says_so_and_changes_nothing(game_project, tmp_path):
-    project = game_project(source=SLOW_IMPORT)
-    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, SLOW_IMPORT)
     before = snapshot(run)
     marker = tmp_path / "importing"
     from cli_runners import environment
