@@ -788,12 +788,12 @@ def test_any_folder_name_works_and_every_suggested_command_can_be_pasted(tmp_pat
     created = run_cli(["create", "--game", SNAKE, "--output", name, *TINY_OPTIONS,
                        "--training-episodes", "1"], cwd=tmp_path)
     assert created.returncode == 0, created.stderr
-    suggested = " ".join(created.stdout.split()).split("Next: ", 1)[1]
+    suggested = created.stdout.split("Next: ", 1)[1].splitlines()[0]  # soft wrap: one line
     words = shlex.split(suggested)
     assert words[:2] == ["retro-gamer", "train"] and words[2] == name
     trained = run_cli(words[1:], cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    play = " ".join(trained.stdout.split()).split("Watch the agent: ", 1)[1]
+    play = trained.stdout.split("Watch the agent: ", 1)[1].splitlines()[0]
     assert shlex.split(play)[2] == name
     swept = run_cli(["train", name, "-m", "seed=1,2"], cwd=tmp_path)
     assert swept.returncode == 0, swept.stderr[-3000:]
