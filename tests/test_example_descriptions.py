@@ -101,8 +101,8 @@ def copies_of_one_game(module: str):
 def test_description_matches_the_real_game(module):
     metadata = GameMetadata.from_pyproject(module)  # reads it; checks the reward key exists
     create_game = copies_of_one_game(module) if module in SLOW else find_create_game(module)
-    handled, drawn = explore(create_game, metadata.actions, 12 if module in SLOW else 400)
-    assert handled == set(metadata.actions)
+    handled, drawn = explore(create_game, metadata.actions, 60 if module in SLOW else 400)
+    assert handled == set(metadata.actions), f"no effect seen: {set(metadata.actions) - handled}"
     assert drawn - set(metadata.character_set) == {**PLAYABLE, **SUITE_GAMES}[module]
     assert drawn & set(metadata.character_set)
 
