@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from retro_gamer import GameEnvironment, GameMetadata
+from retro_gamer import GameMetadata
 from retro_gamer.env import discover_characters, discover_player_characters
 
 gym = pytest.importorskip("retro_gamer.gym")  # the dev extra installs gymnasium
