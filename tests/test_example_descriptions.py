@@ -83,9 +83,10 @@ def explore(create_game, actions: list[str], turns: int) -> tuple[set[str], set[
         drawn.update(c for _, _, c in visible_characters(game))
         if not game.playing:
             continue
-        for action in set(actions) - handled:
-            if outcome(game, action, turn) != outcome(game, None, turn):
-                handled.add(action)
+        unhandled = set(actions) - handled
+        if unhandled:
+            no_op = outcome(game, None, turn)
+            handled.update(a for a in unhandled if outcome(game, a, turn) != no_op)
     return handled, drawn - {" "}
 
 
