@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override, ValueType
-from hydra.errors import OverrideParseException
+from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString, ValueType
+from hydra.errors import HydraException, OverrideParseException
 
 from retro_gamer.config import (
     HYPERPARAMETER_FIELDS,
@@ -72,7 +72,7 @@ def check(overrides: Sequence[str], multirun: bool) -> list[Override]:
                 "(--multirun) to run one job per value, or give a single value."
             )
         name = _field_name(key)
-        for value in _values(override):
+        for value in concrete_values(override):
             _check_one(key, name, value)
     return parsed
 
@@ -137,14 +137,67 @@ def _field_name(key: str) -> str:
     return key
 
 
-def _values(override: Override) -> list[Any]:
+def concrete_values(override: Override) -> list[Any]:
     """Every concrete value an override stands for (intervals: their two ends)."""
     if override.value_type == ValueType.INTERVAL_SWEEP:
         interval = override.value()
         return [interval.start, interval.end]
     if override.is_sweep_override():
-        return list(override.sweep_iterator())
+        # A quoted item of a plain list ('<>^v',auto) stays a QuotedString in Hydra's parse.
+        return [v.text if isinstance(v, QuotedString) else v for v in override.sweep_iterator()]
     return [override.value()]
+
+
+def value_text(value: Any) -> str:
+    """``value`` written in Hydra's override grammar so that it parses back to itself.
+
+    Strings with characters the grammar reserves (``<>^v``, spaces, commas) are
+    quoted; Hydra's own sweepers drop such quotes (``choice('<>^v',auto)`` reaches
+    the job as ``<>^v``), so every job override retro-gamer builds goes through here.
+    """
+    if isinstance(value, QuotedString):
+        value = value.text
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(value_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{value_text(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    try:
+        plain = OverridesParser.create().parse_override(f"k={text}")
+        if plain.value_type == ValueType.ELEMENT and plain.value() == text:
+            return text
+    except HydraException:  # the grammar refuses it bare: quote it
+        pass
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def portable_sweeps(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with each ``choice(...)`` rewritten as a plain list of quoted values.
+
+    Hydra's basic sweeper writes a ``choice`` item back without its quotes, so a
+    job receives ``center_on=<>^v`` and cannot parse it; the plain list form
+    (``center_on='<>^v',auto``) keeps them. Other overrides are returned as given.
+    """
+    result = []
+    for text in overrides:
+        try:
+            override = OverridesParser.create().parse_override(text)
+        except HydraException:
+            result.append(text)  # check() words the error
+            continue
+        sweep = override.value() if override.value_type == ValueType.CHOICE_SWEEP else None
+        if isinstance(sweep, ChoiceSweep) and not sweep.tags and not sweep.shuffle:
+            items = ",".join(value_text(v) for v in sweep.list)
+            result.append(f"{override.get_key_element()}={items}")
+        else:
+            result.append(text)
+    return result
 
 
 def _check_one(key: str, name: str, value: Any) -> None:

@@ -20,13 +20,15 @@ from rich.text import Text
 
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
+from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, moving_average, resample
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
 
 CHART_WIDTH = 60  # characters; the chart holds two points per character
 CHART_HEIGHT = 6
-STATUS_ORDER = ("done", "running", "stopped", "failed", "not started")
-STATUS_STYLE = {"done": "green", "running": "yellow", "stopped": "magenta", "failed": "red",
+STATUS_ORDER = ("done", "running", "pruned", "stopped", "failed", "not started")
+STATUS_STYLE = {"done": "green", "running": "yellow", "pruned": "cyan", "stopped": "magenta",
+                "failed": "red",
                 "not started": "dim"}
 
 
@@ -105,6 +107,7 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
         "best": None if best is None else {k: best[k] for k in ("job", "overrides",
                                                                   "objective")},
         "jobs": jobs,
+        "study": study_summary(sweep.path),
     })
 
 
@@ -159,9 +162,7 @@ def _sweep_overview(path: Path) -> dict:
 def _job_row(job_dir: Path, sweep_finished: bool) -> dict:
     run = RunDirectory(job_dir)
     result = run.read_result() or {}
-    status = result.get("status") or "not started"
-    if status == "running" and (sweep_finished or run.lock_state() == "stale"):
-        status = "stopped"  # the process that wrote "running" is gone
+    status = run.job_status()
     try:
         total = run.read_config()[1].training_episodes
     except RetroGamerError:
@@ -406,6 +407,16 @@ def render_sweep(summary: dict, console: Console) -> None:
     if shared:
         header.append("\nevery job: " + " ".join(shared), style="dim")
     header.append(f"\nobjective: {summary['objective']}", style="dim")
+    study = summary.get("study")
+    if study:  # an Optuna search: its trials' states, from the study itself
+        trials = ", ".join(f"{n} {state}" for state, n in sorted(study["trials"].items()))
+        header.append(f"\nOptuna study '{study['study_name']}': {trials}")
+        if study["best"]:
+            best = study["best"]
+            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            header.append(f"; best trial {best['trial']}: {_number(best['value'])} "
+                          f"with {params}")
+        header.append(f"\ndashboard: optuna-dashboard {study['storage']}", style="dim")
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")

@@ -407,6 +407,19 @@ class RunDirectory:
         return "held"
 
 
+    def job_status(self) -> str:
+        """The status of the last training, from facts rather than from what was written.
+
+        ``result.json`` says "running" from the moment a job starts; once no live
+        process holds the run's lock, that job was killed, and it is "stopped"
+        (its checkpoints let ``--resume`` or a re-run sweep continue it).
+        """
+        status = (self.read_result() or {}).get("status") or "not started"
+        if status == "running" and self.lock_state() != "held":
+            return "stopped"
+        return status
+
+
 def is_sweep_directory(path: str | os.PathLike) -> bool:
     """A sweep's folder: it holds ``sweep.json``, or job folders with config and result."""
     folder = Path(path)

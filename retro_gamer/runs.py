@@ -38,7 +38,7 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
 
 
 def open_trainer(run_dir: str | os.PathLike,
-                 on_episode: Callable[[EpisodeStats], None] | None = None) -> DQNTrainer:
+                 on_episode: Callable[[EpisodeStats], bool | None] | None = None) -> DQNTrainer:
     """A trainer for the run described by ``run_dir/config.toml``."""
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()
@@ -48,8 +48,12 @@ def open_trainer(run_dir: str | os.PathLike,
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
-              on_episode: Callable[[EpisodeStats], None] | None = None) -> TrainingResult:
+              on_episode: Callable[[EpisodeStats], bool | None] | None = None
+              ) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
+
+    ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
+    then :class:`~retro_gamer.trainer.TrainingInterrupted`).
 
     With ``tensorboard = true`` the episodes also go to TensorBoard event files.
     """
@@ -61,10 +65,9 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
 
     board = TensorBoardLogger(run.tensorboard_dir)
 
-    def both(stats: EpisodeStats) -> None:
+    def both(stats: EpisodeStats) -> bool | None:
         board(stats)
-        if on_episode is not None:
-            on_episode(stats)
+        return on_episode(stats) if on_episode is not None else None
 
     try:
         return open_trainer(run_dir, both).train(resume=resume)

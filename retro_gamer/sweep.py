@@ -15,6 +15,8 @@ patches it and trains there, so every job is a complete run directory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.util
 import math
 import os
 import sys
@@ -30,21 +32,29 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from retro_gamer import overrides as override_rules
+from retro_gamer import slurm
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
 from retro_gamer.evaluation import evaluate_run
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
+from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
 from retro_gamer.progress import TrainingProgress
 from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
 from retro_gamer.runs import train_run
+from retro_gamer.trainer import TrainingInterrupted
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
     "submitit_local": "hydra-submitit-launcher",
     "submitit_slurm": "hydra-submitit-launcher",
-    "optuna": "hydra-optuna-sweeper",
+    "retro_optuna": "optuna",
 }
+OPTUNA_SWEEPER = "retro_optuna"
+# Hydra's own Optuna sweeper (hydra-optuna-sweeper) pins optuna < 3 and keeps its study in
+# memory; its name now selects retro-gamer's sweeper, which takes the same main settings.
+OLD_OPTUNA = "optuna"
+JOB_NAME_BYTES = 100  # job folder names stay far below the file systems' 255-byte limit
 
 
 def train_command(run_dir: str, overrides: list[str], *, resume: str | None = None,
@@ -55,45 +65,41 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     run = RunDirectory(run_dir)
     metadata, hyper = run.read_config()  # a broken config.toml is reported before Hydra runs
     override_rules.check(overrides, multirun)
+    overrides = _renamed_sweeper(override_rules.portable_sweeps(overrides), console)
     _check_plugins(overrides)
-    if resume is not None and multirun:
-        raise ConfigError("--resume continues one run; it cannot be combined with -m. To "
-                          "continue a sweep job, train its own folder with --resume.")
-    if resume is not None:
-        run.checkpoint_path(resume)  # fail early, before anything is written
-    elif run.has_progress() and not multirun and not (cfg or info):
-        raise RunDirectoryError(
-            f"{run.path} already holds training progress. Continue it with 'retro-gamer "
-            f"train {run.path} --resume latest' (overrides such as training_episodes=2000 "
-            "may be added), or create a new run with 'retro-gamer create'.")
+    _check_resume(run, resume, multirun, bool(cfg or info))
 
     base_text = run.config_path.read_text(encoding="utf-8")
     hydra_defaults = {
         "run": {"dir": str(run.path.resolve())},
         "sweep": {"dir": str(run.sweeps_dir.resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
-                  "subdir": "${hydra.job.num}_${hydra.job.override_dirname}"},
+                  "subdir": "${hydra.job.num}_${rg_job_name:${hydra.job.override_dirname}}"},
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
+        **slurm.hydra_settings(overrides, metadata.to_dict(), hyper.to_dict()),
     }
     argv = list(overrides)
-    if multirun:
-        unfinished = find_unfinished_sweep(run, overrides)
-        if unfinished is not None and not any(o.startswith("hydra.sweep.dir=") for o in argv):
-            console.print(f"Resuming the unfinished sweep in {unfinished} (finished jobs are "
-                          "skipped, interrupted ones continue).", highlight=False)
-            argv.append(f"hydra.sweep.dir={unfinished}")
-        argv.append("--multirun")
-    if cfg:
-        argv += ["--cfg", cfg]
-    if info:
-        argv += ["--info", info]
+    reserved = None
+    if multirun and not (cfg or info):
+        reserved = _choose_sweep_dir(run, argv, console)
+    argv += (["--multirun"] if multirun else []) + (["--cfg", cfg] if cfg else []) + (
+        ["--info", info] if info else [])
     task = TrainTask(str(run.path.resolve()), base_text, resume, multirun)
     with contextlib.ExitStack() as stack:
         # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
         primary_dir = (run.sweeps_dir / ".config" if multirun
                        else Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        _run_with_primary(argv, task, primary_dir,
-                          (metadata.to_dict(), hyper.to_dict(), hydra_defaults), multirun)
+        try:
+            _run_with_primary(argv, task, primary_dir,
+                              (metadata.to_dict(), hyper.to_dict(), hydra_defaults), multirun)
+        except RetroGamerError:
+            if reserved is not None:
+                _remove_if_no_jobs(reserved)  # refused before any job: no orphan folder
+            raise
+        except KeyboardInterrupt:
+            if not multirun:
+                raise
+            return _stopped_sweep(run, overrides, console)
     if not multirun:
         if task.error is not None:
             raise task.error
@@ -105,6 +111,37 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         return 0
     _print_sweep_result(summary, console)
     return 1 if summary["failed"] else 0
+
+
+def _check_resume(run: RunDirectory, resume: str | None, multirun: bool,
+                  printing: bool) -> None:
+    if resume is not None and multirun:
+        raise ConfigError("--resume continues one run; it cannot be combined with -m. To "
+                          "continue a sweep job, train its own folder with --resume.")
+    if resume is not None:
+        run.checkpoint_path(resume)  # fail early, before anything is written
+    elif run.has_progress() and not multirun and not printing:
+        raise RunDirectoryError(
+            f"{run.path} already holds training progress. Continue it with 'retro-gamer "
+            f"train {run.path} --resume latest' (overrides such as training_episodes=2000 "
+            "may be added), or create a new run with 'retro-gamer create'.")
+
+
+def _choose_sweep_dir(run: RunDirectory, argv: list[str], console: Console) -> Path | None:
+    """Add ``hydra.sweep.dir`` to ``argv``: the unfinished sweep of the same command, or a
+    new folder reserved for this sweep alone. Returns the reserved folder, if any.
+    A user's own ``hydra.sweep.dir`` wins."""
+    if any(o.startswith("hydra.sweep.dir=") for o in argv):
+        return None
+    reserved = None
+    sweep_dir = find_unfinished_sweep(run, argv)
+    if sweep_dir is not None:
+        console.print(f"Resuming the unfinished sweep in {sweep_dir} (finished jobs are "
+                      "skipped, interrupted ones continue).", highlight=False)
+    else:
+        sweep_dir = reserved = reserve_sweep_dir(run)
+    argv.append(f"hydra.sweep.dir={override_rules.value_text(str(sweep_dir))}")
+    return reserved
 
 
 def _run_with_primary(argv: list[str], task: TrainTask, primary_dir: Path, values: tuple,
@@ -129,15 +166,99 @@ def _remove_unused_primary(primary_dir: Path) -> None:
 
 
 def find_unfinished_sweep(run: RunDirectory, overrides: list[str]) -> Path | None:
-    """The newest earlier sweep of the same command that has jobs not yet done."""
+    """The newest earlier sweep of the same command that has jobs not yet done.
+
+    An Optuna search of the same command is always continued: its study counts
+    ``n_trials`` over every run of the command, so a finished one just reports.
+    """
+    search = _uses_optuna(overrides)
     for folder in reversed(run.sweep_dirs()):
         summary = SweepDirectory(folder).read_summary()
         if summary is None or summary.get("command") != task_overrides(overrides):
             continue
-        if summary.get("state") != "finished" or any(
+        if search != (folder / JOURNAL_NAME).exists():
+            continue
+        if search or summary.get("state") != "finished" or any(
                 job.get("status") != "done" for job in summary.get("jobs", [])):
             return folder.resolve()
     return None
+
+
+def reserve_sweep_dir(run: RunDirectory) -> Path:
+    """A new sweep folder named by the time, created here so that no other sweep can take it.
+
+    Two sweeps started in the same second get ``<time>`` and ``<time>_2``: ``mkdir``
+    either creates the folder or fails, atomically.
+    """
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    run.sweeps_dir.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1000):
+        folder = run.sweeps_dir / (stamp if number == 1 else f"{stamp}_{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder.resolve()
+    raise RunDirectoryError(f"Too many sweeps started at {stamp} in {run.sweeps_dir}.")
+
+
+def _remove_if_no_jobs(sweep_dir: Path) -> None:
+    """Remove a sweep folder this command created when no job folder was made in it."""
+    if any(p.is_dir() for p in sweep_dir.iterdir()):
+        return
+    for name in (SWEEP_SUMMARY_NAME, "multirun.yaml", JOURNAL_NAME, ".search.lock"):
+        with contextlib.suppress(OSError):
+            (sweep_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        sweep_dir.rmdir()
+        sweep_dir.parent.rmdir()  # sweeps/ too, when this was its only content
+
+
+def job_folder_name(override_dirname: str) -> str:
+    """A job folder's name after its number: the overrides, bounded and without ``/``.
+
+    Long lists are cut and end with a short hash of the whole, so names stay
+    distinct; each job's ``result.json`` and ``sweep.json`` keep the full overrides.
+    """
+    name = override_dirname.replace("/", "_")
+    data = name.encode("utf-8")
+    if len(data) <= JOB_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(data).hexdigest()[:8]
+    cut = data[:JOB_NAME_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
+    return f"{cut}-{digest}"
+
+
+OmegaConf.register_new_resolver("rg_job_name", job_folder_name, replace=True)
+
+
+def _uses_optuna(overrides: list[str]) -> bool:
+    return f"hydra/sweeper={OPTUNA_SWEEPER}" in overrides
+
+
+def _renamed_sweeper(overrides: list[str], console: Console) -> list[str]:
+    """``hydra/sweeper=optuna`` (Hydra's plugin) runs retro-gamer's Optuna sweeper."""
+    if f"hydra/sweeper={OLD_OPTUNA}" not in overrides:
+        return overrides
+    console.print(f"hydra/sweeper={OLD_OPTUNA} runs retro-gamer's own Optuna sweeper: write "
+                  f"hydra/sweeper={OPTUNA_SWEEPER} (same n_trials, direction, study_name, "
+                  "storage and params settings; it resumes and prunes).", highlight=False,
+                  soft_wrap=True)
+    return [f"hydra/sweeper={OPTUNA_SWEEPER}" if o == f"hydra/sweeper={OLD_OPTUNA}" else o
+            for o in overrides]
+
+
+def _stopped_sweep(run: RunDirectory, overrides: list[str], console: Console) -> int:
+    """Ctrl+C or SIGTERM stopped a sweep: record it and say how to continue."""
+    from retro_gamer.cli import EXIT_INTERRUPTED
+
+    sweep_dir = SweepSummary.current
+    if sweep_dir is not None:
+        write_summary(sweep_dir, state="stopped")
+    command = " ".join(["retro-gamer", "train", str(run.path), "-m", *overrides])
+    console.print(f"Sweep stopped; each job saved a checkpoint. Resume it with: {command}",
+                  highlight=False, soft_wrap=True)
+    return EXIT_INTERRUPTED
 
 
 def _print_run_result(run: RunDirectory, console: Console) -> None:
@@ -152,15 +273,27 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
 
 def task_overrides(overrides: list[str]) -> list[str]:
     """The overrides Hydra counts as the job's own (not hydra.* or hydra/ settings)."""
-    return [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    return [o for o in override_rules.portable_sweeps(overrides)
+            if not o.lstrip("+~").startswith("hydra")]
 
 
 def _print_sweep_result(summary: dict, console: Console) -> None:
     jobs = summary["jobs"]
     done = [j for j in jobs if j["status"] == "done" and j.get("objective") is not None]
-    line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, {summary['failed']} failed. "
-            f"Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
-    if done:
+    pruned = sum(j["status"] == "pruned" for j in jobs)
+    line = (f"Sweep finished: {len(jobs)} jobs, {len(done)} done, "
+            + (f"{pruned} pruned, " if pruned else "")
+            + f"{summary['failed']} failed. Summary: {summary['sweep_dir']}/{SWEEP_SUMMARY_NAME}")
+    study = summary.get("study")
+    if study is not None:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(study["trials"].items()))
+        line += f"\nOptuna study '{study['study_name']}': {counts}."
+        if study["best"] is not None:
+            best = study["best"]
+            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            line += f"\nBest trial {best['trial']}: objective {best['value']:g} with {params}"
+        line += f"\nSee it in a browser: optuna-dashboard {study['storage']}"
+    elif done:
         best = max(done, key=lambda j: j["objective"])
         line += f"\nBest objective {best['objective']:g}: {best['job']}"
     for job in jobs:
@@ -178,6 +311,7 @@ class TrainTask:
         self.base_config_text = base_config_text
         self.resume = resume
         self.multirun = multirun
+        self.command_pid = os.getpid()  # the process of `retro-gamer train` itself
         self.error: RetroGamerError | None = None
         self.__module__ = __name__
 
@@ -196,22 +330,43 @@ class TrainTask:
         started = time.time()
         result: dict[str, Any] = {"overrides": overrides, "status": "running",
                                   "objective": None, "error": None, "started": started,
-                                  "pid": os.getpid(), "host": os.uname().nodename}
+                                  "pid": os.getpid(), "host": os.uname().nodename,
+                                  "slurm_job": slurm.job_id()}
         previous = run.read_result() or {}
         if previous.get("status") == "done":  # a re-run sweep skips what it finished
             objective = previous.get("objective")
             return math.nan if objective is None else float(objective)
+        reporter = None
         try:
             if not run.config_path.exists():
                 atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
+            reporter = reporter_for_job(HydraConfig.get())
+            if reporter is not None and not hyper.get("eval_episodes", 1):
+                raise ConfigError("eval_episodes = 0 leaves an Optuna trial without its "
+                                  "objective (the mean greedy return): set eval_episodes=10.")
             resume = "latest" if run.checkpoints() else None
             if resume is None and run.log_path.exists():
                 run.log_path.unlink()  # killed before its first checkpoint: nothing to keep
             run.write_result(result)
-            objective = self._train(run, game, hyper, live=False,
-                                    label=job_dir.name or "job", resume=resume)
+            with slurm.requeue_on_notice():
+                objective = self._train(run, game, hyper, live=False,
+                                        label=job_dir.name or "job", resume=resume,
+                                        reporter=reporter)
             result.update(status="done", objective=objective)
             return objective
+        except TrainingInterrupted as stop:
+            if reporter is not None and reporter.pruned_at is not None:
+                reporter.mark_pruned()
+                result.update(status="pruned", error=f"pruned by Optuna after episode "
+                                                     f"{reporter.pruned_at}")
+                return math.nan
+            # Ctrl+C, SIGTERM or scancel: this job is stopped (saved, can continue), not failed.
+            result.update(status="stopped", error=str(stop))
+            if os.getpid() == self.command_pid:
+                # The basic launcher runs jobs in the command's own process: stop the sweep
+                # too. A job in another process (joblib, Slurm) ends alone.
+                raise KeyboardInterrupt from None
+            return math.nan
         except Exception as error:  # one job's failure must not end the sweep
             message = str(error) if isinstance(error, RetroGamerError) else (
                 f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
@@ -223,15 +378,22 @@ class TrainTask:
             run.write_result(result)
 
     def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
-               label: str = "training", resume: str | None = None) -> float:
+               label: str = "training", resume: str | None = None,
+               reporter=None) -> float:
         console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
+        # The lock is held through the evaluation too: a job whose lock is free is not running.
         with run.lock():
             run.remove_partial_writes()
             apply_values(run, game, hyper)
             with TrainingProgress(console, label=label) as progress:
-                train_run(run.path, resume, on_episode=progress)
-        # eval_episodes = 0 skips the evaluation: such a run has no objective.
-        objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
+                def on_episode(stats) -> bool:
+                    progress(stats)  # True asks the trainer to stop: the pruner said so
+                    return reporter is not None and reporter.episode(stats.episode,
+                                                                     stats.total_reward)
+
+                train_run(run.path, resume, on_episode=on_episode)
+            # eval_episodes = 0 skips the evaluation: such a run has no objective.
+            objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:
             run.write_result({"overrides": [], "status": "done", "objective": objective,
                                 "error": None})
@@ -280,11 +442,14 @@ class SweepSummary(Callback):
     """
 
     last: dict | None = None  # the summary of the sweep that ended last in this process
+    current: Path | None = None  # the folder of the sweep running in this process
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_summary(sweep_dir, command=_command(config), state="running")
+        SweepSummary.current = sweep_dir
+        write_summary(sweep_dir, command=_command(config), state="running",
+                      planned=planned_jobs(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         SweepSummary.last = write_summary(Path(config.hydra.sweep.dir), command=_command(config),
@@ -297,32 +462,69 @@ def _command(config: DictConfig) -> list[str]:
 
 
 def write_summary(sweep_dir: Path, command: list[str] | None = None,
-                  state: str = "finished") -> dict:
-    """Collect every job's ``result.json`` into ``sweep_dir/sweep.json`` and return it."""
+                  state: str = "finished", planned: list[list[str]] | None = None) -> dict:
+    """Collect every job's ``result.json`` into ``sweep_dir/sweep.json`` and return it.
+
+    A job's status is derived from facts (:meth:`RunDirectory.job_status`); jobs the
+    sweep plans but has not started are listed as "not started"; an Optuna search
+    adds its study (trial counts by state, best trial).
+    """
     sweep = SweepDirectory(sweep_dir)
+    saved = sweep.read_summary() or {}
     jobs = []
     for job_dir in sweep.job_dirs():
         job = RunDirectory(job_dir)
-        result = job.read_result() or {"status": "not started", "objective": None,
-                                       "overrides": [], "error": None}
+        result = job.read_result() or {"objective": None, "overrides": [], "error": None}
         jobs.append({"job": job_dir.name, "run_dir": str(job_dir),
-                     "episodes_done": len(job.episode_lines()), **result})
+                     "episodes_done": len(job.episode_lines()), **result,
+                     "status": job.job_status()})
+    planned = saved.get("planned", []) if planned is None else planned
+    seen = {tuple(sorted(j.get("overrides") or [])) for j in jobs}
+    for number, overrides in enumerate(planned):
+        if tuple(sorted(overrides)) not in seen:
+            jobs.append({"job": str(number), "run_dir": None, "episodes_done": 0,
+                         "overrides": overrides, "status": "not started", "objective": None,
+                         "error": None})
     if command is None:
-        command = (sweep.read_summary() or {}).get("command", [])
-    summary = {"sweep_dir": str(sweep_dir), "command": command, "state": state, "jobs": jobs,
+        command = saved.get("command", [])
+    summary = {"sweep_dir": str(sweep_dir), "command": command, "state": state,
+               "planned": planned, "jobs": jobs,
                "failed": sum(j["status"] == "failed" for j in jobs)}
+    study = study_summary(sweep_dir)
+    if study is not None:
+        summary["study"] = study
     sweep.write_summary(summary)
     return summary
+
+
+def planned_jobs(config: DictConfig) -> list[list[str]]:
+    """The jobs Hydra's basic sweeper will run, in its order (other sweepers: none known)."""
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return []
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    parsed = override_rules.parse(arguments)
+    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
 def _check_plugins(overrides: list[str]) -> None:
     """A launcher or sweeper that is not installed: say which package brings it."""
     for item in overrides:
+        if item.startswith("hydra/sweeper/"):
+            raise ConfigError(
+                f"'{item}': retro-gamer's Optuna sweeper takes its sampler and pruner as "
+                "settings: hydra.sweeper.sampler=tpe|random|grid, "
+                "hydra.sweeper.pruner=median|successive_halving|none.")
         for group in ("hydra/launcher", "hydra/sweeper"):
             if not item.startswith(group + "="):
                 continue
             name = item[len(group) + 1:]
             available = _installed_options(group)
+            if name == OPTUNA_SWEEPER and importlib.util.find_spec("optuna") is None:
+                raise ConfigError(f"The sweeper '{name}' needs the package optuna: "
+                                  "pip install 'retro-gamer[sweep]'.")
             if name in available:
                 continue
             kind = group.split("/")[1]

@@ -292,11 +292,12 @@ class DQNTrainer:
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate
-        if self.on_episode:
-            self.on_episode(EpisodeStats(
+        # The callback may ask to stop (an Optuna pruner did): the same path as Ctrl+C.
+        if self.on_episode and self.on_episode(EpisodeStats(
                 self.episode, hp.training_episodes, total_reward, steps, epsilon, avg_loss,
                 self.learning_rate, self.env_steps, self.train_steps,
-                time.perf_counter() - started))
+                time.perf_counter() - started)):
+            self.stop_requested = True
 
     def _q_values(self, board: np.ndarray, extras: np.ndarray) -> torch.Tensor:
         with torch.no_grad():

@@ -217,8 +217,8 @@ def test_info_on_a_sweep_is_a_leaderboard(sweep, capsys):
         ("5", ["gamma=0.999"], "not started", None),  # no folder yet: from Hydra's config
     ]
     assert [job["rank"] for job in summary["jobs"]] == [1, 2, 3, 4, 5, 6]
-    assert summary["counts"] == {"done": 2, "running": 1, "stopped": 1, "failed": 1,
-                                 "not started": 1}
+    assert summary["counts"] == {"done": 2, "running": 1, "pruned": 0, "stopped": 1,
+                                 "failed": 1, "not started": 1}
     assert summary["best"] == {"job": "1", "overrides": ["gamma=0.8"], "objective": 12.5}
     assert summary["jobs"][0]["episodes_done"] == 3 == summary["jobs"][0]["episodes_total"]
     assert summary["jobs"][4]["error"] == "GameCrashed: boom"

@@ -1,0 +1,391 @@
+"""A hyperparameter search with Optuna whose study lives in the sweep folder.
+
+This is the engine of retro-gamer's Hydra sweeper (``hydra/sweeper=retro_optuna``,
+registered by the ``hydra_plugins.retro_gamer_optuna_sweeper`` package):
+
+* the study is kept in Optuna's journal file storage, ``SWEEP_DIR/optuna.journal``
+  (append-only, safe for several processes, and survives a kill), so running the
+  same command again continues the search: ``n_trials`` counts every finished
+  trial of the study, not the trials of this invocation; ``optuna-dashboard
+  SWEEP_DIR/optuna.journal`` shows it;
+* each trial is one job of the launcher the user chose (basic, joblib, Slurm),
+  and the job's folder is numbered by the trial (``hydra.job.num`` is the trial
+  number), so a job finds its trial from its own Hydra config;
+* the job reports the mean return of its recent episodes as the trial's
+  intermediate value and asks the pruner (median, or successive halving:
+  Li et al. 2018, "Hyperband"; Jamieson & Talwalkar 2016) whether to stop; a
+  pruned job saves a checkpoint, keeps its folder and marks itself "pruned".
+
+Search spaces use Hydra's sweep syntax: ``interval(a,b)`` (a float or int range),
+``tag(log,interval(a,b))``, ``choice(a,b)`` or ``a,b`` (categories), and
+``range(start,stop,step)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from retro_gamer.errors import ConfigError, RunDirectoryError
+
+SWEEPER_TARGET = "hydra_plugins.retro_gamer_optuna_sweeper.sweeper.RetroOptunaSweeper"
+JOURNAL_NAME = "optuna.journal"
+LOCK_NAME = ".search.lock"
+RESULTS_NAME = "optimization_results.yaml"
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("median", "successive_halving", "none")
+RECENT_EPISODES = 10  # the intermediate value is the mean return of this many last episodes
+INTERRUPTED = "interrupted"  # user attribute of a trial whose process died before it ended
+
+
+# --------------------------------------------------------------- the study itself
+
+
+def storage_url(sweep_dir: str | os.PathLike, storage: str | None) -> str:
+    """The study's storage: the user's URL, or the journal file in the sweep folder."""
+    return storage or str(Path(sweep_dir).resolve() / JOURNAL_NAME)
+
+
+def open_storage(url: str):
+    """An Optuna storage for ``url``: a database URL (``sqlite:///...``) or a journal file."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" in url:
+        return optuna.storages.RDBStorage(url)
+    return optuna.storages.JournalStorage(JournalFileBackend(url))
+
+
+def make_sampler(name: str, seed: int | None, grid: dict[str, list] | None):
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        if grid is None:
+            raise ConfigError("hydra.sweeper.sampler=grid needs every swept value listed: use "
+                              "choice(...), a,b or range(...), not interval(...).")
+        class Grid(optuna.samplers.GridSampler):
+            # GridSampler ends study.optimize() with study.stop() once the grid is done, which
+            # raises outside optimize(); this loop asks is_exhausted() instead.
+            def after_trial(self, study, trial, state, values) -> None:
+                pass
+
+        return Grid(grid, seed=seed)
+    raise ConfigError(f"Unknown sampler '{name}' (hydra.sweeper.sampler). Choose one of: "
+                      f"{', '.join(SAMPLERS)}.")
+
+
+def make_pruner(name: str, n_startup_trials: int, n_warmup_steps: int):
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials,
+                                           n_warmup_steps=n_warmup_steps)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"Unknown pruner '{name}' (hydra.sweeper.pruner). Choose one of: "
+                      f"{', '.join(PRUNERS)}.")
+
+
+@contextlib.contextmanager
+def search_lock(sweep_dir: Path) -> Iterator[None]:
+    """One search process per sweep folder: a second one would fail the first one's trials."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(sweep_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirectoryError(
+                f"The search in {sweep_dir} is already running in another process. Wait for "
+                "it, or stop it first.") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock; the kernel releases it on any death
+
+
+def finished_count(study) -> int:
+    """Trials that count towards ``n_trials``: complete, pruned, or failed on their own."""
+    from optuna.trial import TrialState
+
+    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+               or (t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED))
+               for t in study.get_trials(deepcopy=False))
+
+
+def trial_id(storage, study_name: str, number: int) -> int:
+    """The storage's id of trial ``number`` (Optuna's public storage API)."""
+    study_id = storage.get_study_id_from_name(study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def recover_interrupted(study, storage) -> int:
+    """Trials left "running" by a killed search: mark them failed and queue their parameters
+    again, so the resumed search retries them first. Returns how many there were."""
+    from optuna.trial import TrialState
+
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        storage.set_trial_user_attr(trial_id(storage, study.study_name, trial.number),
+                                    INTERRUPTED, True)
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        study.enqueue_trial(trial.params, skip_if_exists=True)
+    return len(stale)
+
+
+def study_summary(sweep_dir: str | os.PathLike, storage: str | None = None,
+                  study_name: str | None = None) -> dict | None:
+    """The study's trial counts by state and its best trial; ``None`` when there is none."""
+    url = storage_url(sweep_dir, storage)
+    if "://" not in url and not Path(url).is_file():
+        return None
+    import optuna
+
+    try:
+        storage_ = open_storage(url)
+        names = [s.study_name for s in storage_.get_all_studies()]
+        if not names:
+            return None
+        study = optuna.load_study(study_name=study_name or names[0], storage=storage_)
+    except Exception:  # an unreadable study must not hide the sweep's other facts
+        return None
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for trial in trials:
+        key = trial.state.name.lower()
+        counts[key] = counts.get(key, 0) + 1
+    summary: dict[str, Any] = {"study_name": study.study_name, "storage": url,
+                               "trials": counts, "best": None}
+    if any(t.state.name == "COMPLETE" for t in trials):
+        best = study.best_trial
+        summary["best"] = {"trial": best.number, "value": best.value,
+                           "params": dict(best.params)}
+    return summary
+
+
+# ------------------------------------------------------------------- search spaces
+
+
+def search_space(overrides: Sequence[Any]) -> tuple[dict, list[str], dict | None]:
+    """Split parsed Hydra overrides into Optuna distributions and fixed overrides.
+
+    Returns ``(distributions, fixed, grid)``: ``grid`` lists each parameter's values
+    for the grid sampler, or is ``None`` when an ``interval`` makes a grid impossible.
+    """
+    from hydra.core.override_parser.types import ValueType
+
+    from retro_gamer.overrides import value_text
+
+    distributions: dict[str, Any] = {}
+    grid: dict[str, list] | None = {}
+    fixed: list[str] = []
+    for override in overrides:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            fixed.append(f"{key}={value_text(override.value())}")
+            continue
+        distribution, values = _distribution(override, override.value_type == ValueType.
+                                             INTERVAL_SWEEP)
+        distributions[key] = distribution
+        if values is None:
+            grid = None
+        elif grid is not None:
+            grid[key] = values
+    return distributions, fixed, grid
+
+
+def _distribution(override, interval: bool) -> tuple[Any, list | None]:
+    import optuna.distributions as dist
+    from hydra.core.override_parser.types import QuotedString, RangeSweep
+
+    sweep = override.value()
+    log = "log" in getattr(sweep, "tags", set())
+    if interval:
+        start, end = sweep.start, sweep.end
+        if all(isinstance(v, int) or float(v).is_integer() for v in (start, end)) \
+                and _is_int_field(override.get_key_element()):
+            return dist.IntDistribution(int(start), int(end), log=log), None
+        return dist.FloatDistribution(float(start), float(end), log=log), None
+    if isinstance(sweep, RangeSweep):
+        values = list(override.sweep_iterator())
+        if all(isinstance(v, int) for v in values):
+            step = int(sweep.step)
+            return dist.IntDistribution(values[0], values[-1], step=step, log=log), values
+        return dist.CategoricalDistribution(values), values
+    values = [v.text if isinstance(v, QuotedString) else v for v in override.sweep_iterator()]
+    for value in values:
+        if not (value is None or isinstance(value, (bool, int, float, str))):
+            raise ConfigError(
+                f"'{override.input_line}': Optuna's categories are single values (numbers, "
+                "strings, true/false); a list or mapping cannot be one.")
+    return dist.CategoricalDistribution(values), values
+
+
+def _is_int_field(key: str) -> bool:
+    from retro_gamer.config import HYPERPARAMETER_FIELDS, field_kind
+
+    return key in HYPERPARAMETER_FIELDS and field_kind(key) is int
+
+
+def trial_overrides(params: dict[str, Any], fixed: Sequence[str]) -> list[str]:
+    """The job overrides for one trial's parameters, each written so that it parses back."""
+    from retro_gamer.overrides import value_text
+
+    return [*fixed, *(f"{key}={value_text(value)}" for key, value in params.items())]
+
+
+def objective_value(returned: Any) -> float | None:
+    """A job's return as the trial's value, or ``None`` when it has none to give."""
+    try:
+        value = float(returned)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# ------------------------------------------------------------- inside a trial's job
+
+
+class TrialReporter:
+    """A job's handle on its own trial: report intermediate values, ask the pruner.
+
+    The job may run in another process or on another machine (Slurm); it opens
+    the study's storage itself, so the storage must be on a shared file system
+    (the sweep folder is) or a database every node reaches.
+    """
+
+    def __init__(self, url: str, study_name: str, number: int, pruner):
+        import optuna
+
+        self.storage = open_storage(url)
+        # The storage keeps trials, not the pruner: the job builds the sweeper's own.
+        self.study = optuna.load_study(study_name=study_name, storage=self.storage,
+                                       pruner=pruner)
+        self.trial = optuna.trial.Trial(self.study, trial_id(self.storage, study_name, number))
+        self.number = number
+        self.returns: list[float] = []
+        self.pruned_at: int | None = None
+
+    def episode(self, episode: int, total_reward: float) -> bool:
+        """Report after an episode; ``True`` when the pruner says to stop this trial."""
+        self.returns.append(total_reward)
+        recent = self.returns[-RECENT_EPISODES:]
+        self.trial.report(sum(recent) / len(recent), step=episode)
+        if self.trial.should_prune():
+            self.pruned_at = episode
+            return True
+        return False
+
+    def mark_pruned(self) -> None:
+        from optuna.trial import TrialState
+
+        self.study.tell(self.number, state=TrialState.PRUNED, skip_if_finished=True)
+
+
+def reporter_for_job(hydra_config) -> TrialReporter | None:
+    """The trial reporter when this job is a trial of retro-gamer's Optuna search."""
+    sweeper = hydra_config.sweeper
+    if sweeper.get("_target_") != SWEEPER_TARGET:
+        return None
+    url = storage_url(hydra_config.sweep.dir, sweeper.get("storage"))
+    pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
+                         int(sweeper.n_warmup_steps))
+    reporter = TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    # The dashboard shows it: where this trial's run directory is.
+    reporter.trial.set_user_attr("run_dir", str(hydra_config.runtime.output_dir))
+    return reporter
+
+
+# ------------------------------------------------------------- the sweeper's loop
+
+
+def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> list:
+    """Run (or continue) the study until ``n_trials`` trials have finished.
+
+    ``settings`` are ``hydra.sweeper.*``; each batch of ``n_jobs`` trials is one
+    ``launcher.launch`` call. Returns the launched jobs' ``JobReturn`` objects.
+    """
+    import optuna
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    params = settings.get("params") or {}
+    parsed = OverridesParser.create().parse_overrides(
+        [f"{key}={value}" for key, value in params.items()] + list(arguments))
+    distributions, fixed, grid = search_space(parsed)
+    if not distributions:
+        raise ConfigError("The Optuna search has nothing to search: give a range such as "
+                          "'gamma=interval(0.9,0.999)' or 'batch_size=choice(32,64)'.")
+    n_trials, n_jobs = int(settings["n_trials"]), max(1, int(settings["n_jobs"]))
+    sweep_dir = Path(config.hydra.sweep.dir)
+    url = storage_url(sweep_dir, settings.get("storage"))
+    with search_lock(sweep_dir):
+        storage = open_storage(url)
+        study = optuna.create_study(
+            study_name=settings["study_name"], storage=storage, load_if_exists=True,
+            direction=settings["direction"],
+            sampler=make_sampler(settings["sampler"], settings.get("seed"), grid),
+            pruner=make_pruner(settings["pruner"], int(settings["n_startup_trials"]),
+                               int(settings["n_warmup_steps"])))
+        recover_interrupted(study, storage)
+        returns: list = []
+        grid_done = getattr(study.sampler, "is_exhausted", lambda _: False)
+        while (todo := n_trials - finished_count(study)) > 0 and not grid_done(study):
+            trials = [study.ask(distributions) for _ in range(min(n_jobs, todo))]
+            for batch in _consecutive(trials):
+                returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
+        write_results(sweep_dir, study)
+    return returns
+
+
+def _consecutive(trials: list) -> list[list]:
+    """Trials split into runs of consecutive numbers (a job's number is its trial's)."""
+    batches: list[list] = []
+    for trial in trials:
+        if batches and batches[-1][-1].number + 1 == trial.number:
+            batches[-1].append(trial)
+        else:
+            batches.append([trial])
+    return batches
+
+
+def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: Path) -> list:
+    from optuna.trial import TrialState
+
+    overrides = [trial_overrides(trial.params, fixed) for trial in trials]
+    returns = launcher.launch(overrides, initial_job_idx=trials[0].number)
+    for trial, job in zip(trials, returns, strict=True):
+        try:
+            value = objective_value(job.return_value)
+        except KeyboardInterrupt:
+            raise
+        except Exception:  # the job failed: its result.json says why
+            value = None
+        state = TrialState.COMPLETE if value is not None else TrialState.FAIL
+        # A pruned job has told the study itself; the first word stands.
+        study.tell(trial, value if value is not None else None, state=state,
+                   skip_if_finished=True)
+    return returns
+
+
+def write_results(sweep_dir: Path, study) -> None:
+    """``optimization_results.yaml``: the best parameters and value so far."""
+    from omegaconf import OmegaConf
+
+    if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+        return
+    best = study.best_trial
+    OmegaConf.save(OmegaConf.create({"name": "retro_optuna", "best_trial": best.number,
+                                     "best_params": dict(best.params),
+                                     "best_value": best.value}),
+                   sweep_dir / RESULTS_NAME)
