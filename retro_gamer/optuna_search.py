@@ -275,12 +275,25 @@ class TrialReporter:
         self.number = number
         self.returns: list[float] = []
         self.pruned_at: int | None = None
+        self.by_evaluation = False  # report evaluations during training (set by the job)
 
-    def episode(self, episode: int, total_reward: float) -> bool:
-        """Report after an episode; ``True`` when the pruner says to stop this trial."""
+    def episode(self, episode: int, total_reward: float,
+                evaluation: float | None = None) -> bool:
+        """Report after an episode; ``True`` when the pruner says to stop this trial.
+
+        With evaluations during training (``eval_every``) the intermediate value is
+        each evaluation's greedy mean, reported at its episode; without them, the mean
+        return of the last ``RECENT_EPISODES`` episodes, after every episode.
+        """
         self.returns.append(total_reward)
-        recent = self.returns[-RECENT_EPISODES:]
-        self.trial.report(sum(recent) / len(recent), step=episode)
+        if self.by_evaluation:
+            if evaluation is None:
+                return False
+            value = evaluation
+        else:
+            recent = self.returns[-RECENT_EPISODES:]
+            value = sum(recent) / len(recent)
+        self.trial.report(value, step=episode)
         if self.trial.should_prune():
             self.pruned_at = episode
             return True
@@ -292,8 +305,9 @@ class TrialReporter:
         self.study.tell(self.number, state=TrialState.PRUNED, skip_if_finished=True)
 
 
-def reporter_for_job(hydra_config) -> TrialReporter | None:
-    """The trial reporter when this job is a trial of retro-gamer's Optuna search."""
+def reporter_for_job(hydra_config, by_evaluation: bool = False) -> TrialReporter | None:
+    """The trial reporter when this job is a trial of retro-gamer's Optuna search;
+    ``by_evaluation`` when the job evaluates during training (``eval_every``)."""
     sweeper = hydra_config.sweeper
     if sweeper.get("_target_") != SWEEPER_TARGET:
         return None
@@ -301,6 +315,7 @@ def reporter_for_job(hydra_config) -> TrialReporter | None:
     pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
                          int(sweeper.n_warmup_steps))
     reporter = TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    reporter.by_evaluation = by_evaluation
     # The dashboard shows it: where this trial's run directory is.
     reporter.trial.set_user_attr("run_dir", str(hydra_config.runtime.output_dir))
     return reporter

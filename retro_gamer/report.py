@@ -195,7 +195,7 @@ def _checkpoint_rows(run: RunDirectory) -> list[dict]:
     checkpoint left behind (abandoned: kept, never chosen as ``latest``)."""
     lines = run.episode_lines()
     rows = []
-    for path in run.checkpoints():
+    for path in _listed_checkpoints(run):
         stat = path.stat()
         rows.append({"name": path.stem, "episode": run.checkpoint_episode(path),
                      "on_line": run.on_line(path, lines), "size_bytes": stat.st_size,

@@ -357,7 +357,10 @@ class TrainTask:
         try:
             if not run.config_path.exists():
                 atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
-            reporter = reporter_for_job(HydraConfig.get())
+            # Evaluations during training feed the pruner when the run will have some.
+            every = hyper.get("eval_every") or 0
+            reporter = reporter_for_job(HydraConfig.get(), by_evaluation=bool(
+                every and hyper.get("eval_episodes") and every <= hyper["training_episodes"]))
             if reporter is not None and not hyper.get("eval_episodes", 1):
                 raise ConfigError("eval_episodes = 0 leaves an Optuna trial without its "
                                   "objective (the mean greedy return): set eval_episodes=10.")
@@ -405,8 +408,8 @@ class TrainTask:
             with TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
                     progress(stats)  # True asks the trainer to stop: the pruner said so
-                    return reporter is not None and reporter.episode(stats.episode,
-                                                                     stats.total_reward)
+                    return reporter is not None and reporter.episode(
+                        stats.episode, stats.total_reward, stats.evaluation)
 
                 train_run(run.path, resume, on_episode=on_episode, on_note=progress.note,
                           on_turn=progress.on_turn, config=config)

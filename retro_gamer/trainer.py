@@ -76,6 +76,7 @@ class EpisodeStats:
     env_steps: int
     train_steps: int
     elapsed: float
+    evaluation: float | None = None  # greedy mean of the evaluation after it (eval_every)
 
 
 @dataclass
@@ -310,8 +311,6 @@ class DQNTrainer:
             self._start_writing(checkpoint, note)
             while self.episode < hp.training_episodes:
                 self._play_episode(started)
-                if hp.eval_every and hp.eval_episodes and self.episode % hp.eval_every == 0:
-                    self._evaluate()
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
                 if self.stop_requested:
@@ -386,11 +385,12 @@ class DQNTrainer:
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate
+        evaluation = self._evaluate() if self._evaluation_due() else None
         # The callback may ask to stop (an Optuna pruner did): the same path as Ctrl+C.
         if self.on_episode and self.on_episode(EpisodeStats(
                 self.episode, hp.training_episodes, total_reward, steps, epsilon, avg_loss,
                 self.learning_rate, self.env_steps, self.train_steps,
-                time.perf_counter() - started)):
+                time.perf_counter() - started, evaluation)):
             self.stop_requested = True
 
     def _store(self, board: np.ndarray, extras: np.ndarray, action: int, reward: float,
@@ -405,7 +405,11 @@ class DQNTrainer:
                                           self._observed_extras(env.board, env.extras), done):
             self.replay.push(*transition)
 
-    def _evaluate(self) -> None:
+    def _evaluation_due(self) -> bool:
+        hp = self.hp
+        return bool(hp.eval_every and hp.eval_episodes and self.episode % hp.eval_every == 0)
+
+    def _evaluate(self) -> float:
         """``eval_every``: score the greedy policy, log it, keep the best as ``best.pt``.
 
         The ``eval_episodes`` games are seeded with the run's seed, so every
@@ -432,6 +436,7 @@ class DQNTrainer:
             self.run.save_checkpoint(self.run.best_checkpoint_path, self._state())
         self.run.append_log(eval_line(self.episode, result.mean, result.median,
                                       result.maximum, result.episodes, hp.seed, best))
+        return result.mean
 
     def _q_values(self, board: np.ndarray, extras: np.ndarray) -> torch.Tensor:
         with torch.no_grad():

@@ -380,13 +380,14 @@ def test_an_optuna_search_killed_midway_resumes_with_its_finished_trials(snake, 
 @pytest.mark.slow
 def test_a_search_prunes_the_setting_that_cannot_learn(tmp_path):
     """The corridor: 30 turns a game learns the walk to the goal; 3 turns can never reach it
-    (6 cells away). Once a 30-turn trial has finished, 3-turn trials are pruned early."""
+    (6 cells away). Once a 30-turn trial has finished, 3-turn trials are pruned early, from
+    the evaluations during training (every 10 episodes)."""
     project = write_project(tmp_path / "project", "rg_corridor")
     succeeded(cli("create", "--game", "rg_corridor", "--output", "run",
                   "--training-episodes", "60", "--n-layers", "1", "--layer-size", "32",
                   "--epsilon-decay", "0.93", "--gamma", "0.9", "--learning-rate", "0.003",
                   "--lr-decay", "1.0", "--batch-size", "32", "--memory-capacity", "2000",
-                  "--target-update-freq", "50", "--eval-episodes", "3",
+                  "--target-update-freq", "50", "--eval-episodes", "3", "--eval-every", "10",
                   "--torch-threads", "1", "--device", "cpu", cwd=project))
     run = project / "run"
     succeeded(cli("train", run, "-m", "hydra/sweeper=retro_optuna",
