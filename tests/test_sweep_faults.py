@@ -7,7 +7,9 @@ user's Ctrl+C, ``kill`` or a cluster sends, and its folders are read afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 import tomlkit
-from cli_runners import environment, finish, run_in_process, start
+from cli_runners import CLI, environment, finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from gamekit import write_project
 from optuna.storages import JournalStorage
@@ -314,6 +316,88 @@ def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(s
     report = summary(sweep_dir)
     assert report["state"] == "stopped"
     assert sorted(j["status"] for j in report["jobs"]) == ["not started", "stopped"]
+
+
+PARALLEL = ["-m", "gamma=0.9,0.95", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def start_in_own_group(run: Path, cwd: Path) -> subprocess.Popen:
+    """A joblib sweep in its own process group, as a shell starts a command in a terminal."""
+    return subprocess.Popen([*CLI, "train", str(run), *PARALLEL], cwd=cwd, env=environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            process_group=0)
+
+
+def group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group, read from Linux's /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == group:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def both_jobs_training(run: Path) -> bool:
+    jobs = [j for f in sweep_folders(run) for j in job_dirs(f)]
+    return len(jobs) == 2 and all((j / "training.log").is_file() and len(episodes(j)) >= 2
+                                  for j in jobs)
+
+
+def assert_stopped_with_checkpoints(sweep_dir: Path) -> None:
+    """Each job ended at the end of an episode, saved it, and is "stopped", not failed."""
+    jobs = job_dirs(sweep_dir)
+    assert len(jobs) == 2
+    for job in jobs:
+        assert result(job)["status"] == "stopped", result(job)
+        done = len(episodes(job))
+        assert (job / "checkpoints" / f"ep_{done:04d}.pt").is_file(), job
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to_group, signal_number", [(True, signal.SIGINT),
+                                                      (False, signal.SIGTERM)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_parallel_sweep_stops_every_job_with_a_checkpoint(snake, tmp_path, to_group,
+                                                             signal_number):
+    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+    process = start_in_own_group(run, tmp_path)
+    try:
+        wait_for(lambda: both_jobs_training(run), "both jobs' second episode", process)
+        if to_group:  # a terminal's Ctrl+C reaches every process of the foreground group
+            os.killpg(process.pid, signal_number)
+        else:  # kill PID: the command alone
+            process.send_signal(signal_number)
+        out, err = process.communicate(timeout=WAIT)
+        wait_for(lambda: not group_members(process.pid), "the workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    output = " ".join((out + err).split())
+    assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
+    assert f"Resume it with: retro-gamer train {run} {' '.join(PARALLEL)}" in output
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    report = summary(sweep_dir)
+    assert report["state"] == "stopped"
+    assert [j["status"] for j in report["jobs"]] == ["stopped", "stopped"]
+
+
+@pytest.mark.slow
+def test_workers_of_a_killed_sweep_command_stop_on_their_own(snake, tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+    process = start_in_own_group(run, tmp_path)
+    try:
+        stop_when(process, lambda: both_jobs_training(run), "both jobs' second episode")
+        wait_for(lambda: not group_members(process.pid), "the workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
+    assert [job["status"] for job in shown["jobs"]] == ["stopped", "stopped"]
 
 
 def test_a_job_killed_in_its_final_evaluation_is_stopped_not_running(snake, tmp_path):
