@@ -321,9 +321,9 @@ def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(s
 PARALLEL = ["-m", "gamma=0.9,0.95", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
-def start_in_own_group(run: Path, cwd: Path) -> subprocess.Popen:
+def start_in_own_group(run: Path, cwd: Path, args=PARALLEL) -> subprocess.Popen:
     """A joblib sweep in its own process group, as a shell starts a command in a terminal."""
-    return subprocess.Popen([*CLI, "train", str(run), *PARALLEL], cwd=cwd, env=environment(),
+    return subprocess.Popen([*CLI, "train", str(run), *args], cwd=cwd, env=environment(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             process_group=0)
 
@@ -382,6 +382,28 @@ def test_a_parallel_sweep_stops_every_job_with_a_checkpoint(snake, tmp_path, to_
     report = summary(sweep_dir)
     assert report["state"] == "stopped"
     assert [j["status"] for j in report["jobs"]] == ["stopped", "stopped"]
+
+
+@pytest.mark.slow
+def test_a_parallel_optuna_search_stops_without_burning_its_trials(snake, tmp_path):
+    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+    args = ["-m", "hydra/sweeper=retro_optuna", "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2", "gamma=interval(0.9,0.99)", *PARALLEL[2:]]
+    process = start_in_own_group(run, tmp_path, args)
+    try:
+        out, err = stop_when(process, lambda: both_jobs_training(run),
+                             "both trials' second episode", signal.SIGTERM)
+        wait_for(lambda: not group_members(process.pid), "the workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    output = " ".join((out + err).split())
+    assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
+    assert f"Resume it with: retro-gamer train {run} {' '.join(args)}" in output
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    # No trial was asked for after the stop, and the stopped ones are retried on resuming.
+    assert states(sweep_dir) == ["RUNNING", "RUNNING"]
 
 
 @pytest.mark.slow
