@@ -139,5 +139,14 @@ def _command_alive(command_pid: int, same_host: bool):
             return False
         except PermissionError:
             return True
-        return True
+        return not _is_zombie(command_pid)
     return exists
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process whose parent has not reaped it yet (Linux's /proc; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]

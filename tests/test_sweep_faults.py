@@ -407,9 +407,13 @@ def test_a_parallel_optuna_search_stops_without_burning_its_trials(snake, tmp_pa
 
 
 @pytest.mark.slow
-def test_workers_of_a_killed_sweep_command_stop_on_their_own(snake, tmp_path):
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_workers_of_a_killed_sweep_command_stop_on_their_own(snake, tmp_path, launcher):
     run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
-    process = start_in_own_group(run, tmp_path)
+    # submitit_local's jobs are grandchildren of the command, which stays a zombie until
+    # this test reaps it: the jobs must tell a dead command from a live one all the same.
+    process = start_in_own_group(run, tmp_path, ["-m", "gamma=0.9,0.95",
+                                                 f"hydra/launcher={launcher}"])
     try:
         stop_when(process, lambda: both_jobs_training(run), "both jobs' second episode")
         wait_for(lambda: not group_members(process.pid), "the workers to exit")
