@@ -5,10 +5,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from retro_gamer import memory
 from retro_gamer.config import GameMetadata
 from retro_gamer.errors import CheckpointError
 from retro_gamer.networks import QNetwork
 from retro_gamer.run_dir import RunDirectory, check_same_game
+
+
+def default_checkpoint(run: RunDirectory) -> tuple[str, str | None]:
+    """The checkpoint to use when none is named: ``final``, or the newest if there is no
+    ``final`` yet (a stopped run), with a note saying so (None when ``final`` exists)."""
+    found = run.checkpoints()
+    if not found or any(path.stem == "final" for path in found):
+        return "final", None
+    newest = run.checkpoint_path("latest")
+    return str(newest), (
+        f"{run.path} has no final checkpoint (its training has not finished): using the "
+        f"newest, {newest.stem}. Finish it with: retro-gamer train {run.path} --resume latest")
 
 
 class GreedyAgent:
@@ -27,6 +40,9 @@ class GreedyAgent:
         signature = dict(state.get("network", {}))
         try:
             signature["board_size"] = tuple(signature["board_size"])
+            memory.require(4 * memory.parameter_count(signature), f"The network in {path}",
+                           "The checkpoint declares a network larger than this machine can "
+                           "hold; use a checkpoint of a smaller run.")
             network = QNetwork(**signature)
             network.load_state_dict(state["model"])
         except (KeyError, TypeError, RuntimeError) as error:
@@ -44,8 +60,14 @@ class GreedyAgent:
         return int(q[0].argmax())
 
     def act_batch(self, boards: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """Greedy action indices, shape ``(n,)``, for ``n`` boards and their state values.
+
+        Runs on the network's device (a trainer evaluating its own network on a GPU).
+        """
+        device = next(self.network.parameters()).device
         with torch.no_grad():
-            q = self.network(torch.from_numpy(boards), torch.from_numpy(extras))
-        return q.argmax(dim=1).numpy()
+            q = self.network(torch.from_numpy(boards).to(device),
+                             torch.from_numpy(extras).to(device))
+        return q.argmax(dim=1).cpu().numpy()
 
 

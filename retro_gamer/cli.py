@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -20,7 +22,7 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import RetroGamerError
+from retro_gamer.errors import GameWarning, RetroGamerError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -48,6 +50,7 @@ PLAY_EXAMPLES = """\
 examples:
   retro-gamer play runs/snake
   retro-gamer play runs/snake --checkpoint ep_0100 --framerate 30
+  retro-gamer play runs/snake --checkpoint best         the best evaluation during training
   retro-gamer play runs/snake --episodes 5              five games, the score between them
   retro-gamer play runs/snake --record snake.cast       no terminal needed; then:
   asciinema play snake.cast
@@ -59,6 +62,7 @@ INFO_EXAMPLES = """\
 examples:
   retro-gamer info runs/snake                           the run, and a list of its sweeps
   retro-gamer info runs/snake --json                    the same data as JSON
+  retro-gamer info runs/snake --checkpoint best         one checkpoint: episode, evaluation
   retro-gamer info runs/snake/sweeps/2025-01-31_12-00-00    a sweep's leaderboard
 
 A sweep's leaderboard has one row per job: its overrides, status (done,
@@ -70,6 +74,7 @@ examples:
   retro-gamer eval runs/snake                           final.pt, eval_episodes games
   retro-gamer eval runs/snake --episodes 100 --seed 7
   retro-gamer eval runs/snake --checkpoint ep_0500 --json
+  retro-gamer eval runs/snake --checkpoint best --episodes 100
 
 The greedy policy (no exploration) plays without drawing anything. The result
 is kept in RUN_DIR/eval/<checkpoint>.json and listed by retro-gamer info.
@@ -124,11 +129,24 @@ def hyperparameter_listing() -> str:
     return "\n".join(lines)
 
 
+START_HINT = "Start with: retro-gamer create --game retro.examples.snake --output runs/snake"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the bare command also says where to start."""
+
+    def error(self, message: str):
+        if self.prog == "retro-gamer":
+            message += f"\nCommands: {', '.join(COMMANDS)} (retro-gamer COMMAND --help).\n" \
+                + START_HINT
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="retro-gamer",
         description="Train Deep Q-Network agents to play retro terminal games.",
-        epilog="Start with: retro-gamer create --game retro.examples.snake --output runs/snake",
+        epilog=START_HINT,
     )
     parser.add_argument("--version", action="version", version=f"retro-gamer {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -171,9 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the agent of RUN_DIR play the game in this terminal.",
         epilog=PLAY_EXAMPLES, formatter_class=formatter)
     play.add_argument("run_dir", metavar="RUN_DIR")
-    play.add_argument("--checkpoint", default="final", metavar="NAME",
-                      help="checkpoint name (ep_0100) or path relative to RUN_DIR/checkpoints "
-                      "[final]")
+    play.add_argument("--checkpoint", metavar="NAME",
+                      help="checkpoint name (ep_0100), 'latest', 'best' (the best evaluation "
+                      "during training), or path relative to RUN_DIR/checkpoints "
+                      "[final; the newest if training has not finished]")
     play.add_argument("--framerate", type=int, default=12, metavar="N",
                       help="target frames per second [12]")
     play.add_argument("--episodes", type=int, default=1, metavar="N",
@@ -189,16 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=INFO_EXAMPLES, formatter_class=formatter)
     info.add_argument("run_dir", metavar="RUN_DIR",
                       help="a run directory, or a sweep folder RUN_DIR/sweeps/<timestamp>")
+    info.add_argument("--checkpoint", metavar="NAME",
+                      help="summarise one checkpoint of the run instead: a name (ep_0100), "
+                      "'latest', 'final', 'best', or a path")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     evaluate = commands.add_parser(
         "eval", help="score a checkpoint's greedy policy over many games",
         description="Play N games with the greedy policy of a checkpoint, without drawing "
-        "them, and report the mean, median, min, max and 95%% confidence interval of the "
+        "them, and report the mean, median, min, max and 95% confidence interval of the "
         "score.", epilog=EVAL_EXAMPLES, formatter_class=formatter)
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--checkpoint", default="final", metavar="NAME",
-                          help="checkpoint name (ep_0100), 'latest', or a path [final]")
+    evaluate.add_argument("--checkpoint", metavar="NAME",
+                          help="checkpoint name (ep_0100), 'latest', 'best' (the best "
+                          "evaluation during training), or a path "
+                          "[final; the newest if training has not finished]")
     evaluate.add_argument("--episodes", type=int, metavar="N",
                           help="games to play [the run's eval_episodes]")
     evaluate.add_argument("--seed", type=int, metavar="S",
@@ -225,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_create(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.overrides import hyperparameter_overrides
+    from retro_gamer.run_dir import shell_path
     from retro_gamer.runs import create_run, planned_size
 
     ensure_cwd_importable()
@@ -233,10 +258,26 @@ def cmd_create(args, console: Console) -> int:
     values.update(hyperparameter_overrides(args.overrides))
     run = create_run(args.game, args.output, values)
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
-                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
+                  f"{escape(args.game)}. Next: retro-gamer train {escape(shell_path(run.path))}",
                   soft_wrap=True)
     console.print(escape(planned_size(run)), highlight=False, soft_wrap=True)
+    _print_memory_estimate(run, console)
     return 0
+
+
+def _print_memory_estimate(run, console: Console) -> None:
+    from retro_gamer.memory import available_bytes, format_bytes
+    from retro_gamer.runs import memory_estimate
+
+    needed = memory_estimate(run)
+    if needed is None:
+        return
+    line = f"Training will need {needed.describe()} of memory."
+    available = available_bytes()
+    if available is not None and needed.total > available:
+        line += (f" This machine has {format_bytes(available)} available: lower "
+                 "memory_capacity, layer_size or n_layers before training.")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def cmd_train(args, console: Console) -> int:
@@ -251,20 +292,23 @@ def cmd_train(args, console: Console) -> int:
 def cmd_play(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.play import play_run
+    from retro_gamer.progress import counted
 
     ensure_cwd_importable()
     if args.framerate < 1:
         raise_usage("--framerate must be at least 1.")
     if args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
-    result = play_run(args.run_dir, args.checkpoint, args.framerate, episodes=args.episodes,
+    result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
+                      episodes=args.episodes,
                       record=args.record, console=Console(stderr=True))
     for number, (score, turns) in enumerate(zip(result.scores, result.turn_counts,
                                                 strict=True), 1):
         last = number == len(result.scores)
         how = "quit" if last and result.quit else "game over"
         prefix = f"Game {number}: score" if len(result.scores) > 1 else "Score:"
-        console.print(f"{prefix} {score:g} after {turns} turns ({how}).", highlight=False)
+        console.print(f"{prefix} {score:g} after {counted(turns, 'turn')} ({how}).",
+                      highlight=False)
     if len(result.scores) > 1:
         console.print(f"Mean score {result.mean:g} over {len(result.scores)} games.",
                       highlight=False)
@@ -276,9 +320,10 @@ def cmd_play(args, console: Console) -> int:
 
 
 def cmd_info(args, console: Console) -> int:
-    from retro_gamer.report import render, summarize_path
+    from retro_gamer.report import checkpoint_summary, render, summarize_path
 
-    summary = summarize_path(args.run_dir)
+    summary = (summarize_path(args.run_dir) if args.checkpoint is None
+               else checkpoint_summary(args.run_dir, args.checkpoint))
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:
@@ -294,7 +339,7 @@ def cmd_eval(args, console: Console) -> int:
     ensure_cwd_importable()
     if args.episodes is not None and args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
-    record = evaluate_and_record(args.run_dir, args.checkpoint, args.episodes, args.seed,
+    record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes, args.seed,
                                  console=Console(stderr=True))
     if args.json:
         print(json.dumps(record.to_dict(), indent=2, allow_nan=False))
@@ -313,6 +358,20 @@ def cmd_plot(args, console: Console) -> int:
     return 0
 
 
+def chosen_checkpoint(args) -> str:
+    """``--checkpoint``, or the default (saying so when it is not ``final``)."""
+    if args.checkpoint is not None:
+        return args.checkpoint
+    from retro_gamer.agent import default_checkpoint
+    from retro_gamer.run_dir import RunDirectory
+
+    name, note = default_checkpoint(RunDirectory(args.run_dir))
+    if note:
+        Console(stderr=True).print(f"[bold yellow]note:[/bold yellow] {escape(note)}",
+                                   highlight=False, soft_wrap=True)
+    return name
+
+
 def raise_usage(message: str) -> None:
     from retro_gamer.errors import ConfigError
 
@@ -324,7 +383,8 @@ COMMANDS = {"create": cmd_create, "train": cmd_train, "play": cmd_play, "info": 
 
 
 def _warning_printer(errors: Console) -> Callable[..., None]:
-    """Python warnings (e.g. the trainer's RewardClipWarning) as one 'warning:' line each."""
+    """Python warnings (a game's GameWarning, the trainer's RewardClipWarning, ...) as one
+    'warning:' line each, like an error."""
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         errors.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}",
                      highlight=False, soft_wrap=True)
@@ -342,10 +402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
+    previous = _stop_on_sigterm()
     console = Console()
     errors = Console(stderr=True)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # restores the printer when main() returns
+            warnings.simplefilter("always", GameWarning)
             warnings.showwarning = _warning_printer(errors)
             return COMMANDS[args.command](args, console)
     except RetroGamerError as error:
@@ -360,8 +422,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        errors.print("Interrupted.")
+        errors.print("[bold yellow]stopped:[/bold yellow] interrupted (files are only ever "
+                     "replaced whole: none is left half-written).", highlight=False)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``kill``, a scheduler's stop) during start-up stops like Ctrl+C, with the
+    same message, instead of ending the process silently; training installs its own
+    handler. Returns the handler to put back (``None`` off the main thread)."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

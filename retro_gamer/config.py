@@ -284,8 +284,21 @@ class Hyperparameters:
         100, "Episodes between checkpoints (checkpoints/ep_NNNN.pt).", lo=1, hi=100_000_000
     )
     eval_episodes: int = _field(
-        10, "Greedy episodes played after training; their mean return is the run's "
-        "objective (what sweeps compare). 0 skips the evaluation.", lo=0, hi=1_000_000,
+        10, "Greedy episodes played after training (their mean return is the run's "
+        "objective, what sweeps compare) and at each eval_every. 0 skips both.",
+        lo=0, hi=1_000_000,
+    )
+    eval_every: int = _field(
+        100, "Episodes between evaluations during training: eval_episodes greedy games "
+        "(seeded with the run's seed), one '# eval after episode N' line in training.log, "
+        "and checkpoints/best.pt kept as the checkpoint with the best mean so far. "
+        "Training itself is unchanged by them. 0: no evaluations, no best.pt.",
+        lo=0, hi=100_000_000,
+    )
+    objective_checkpoint: str = _field(
+        "final", "The checkpoint whose greedy mean return is the run's objective (what "
+        "sweeps compare): 'final' (final.pt) or 'best' (best.pt, the best evaluation "
+        "during training; final.pt when no evaluation ran).", choices=("final", "best"),
     )
     priority_alpha: float = _field(
         0.6, "Prioritized replay: how strongly priorities skew sampling (0 = uniform).",

@@ -35,7 +35,17 @@ class GameCrashed(RetroGamerError):
     """The game's own code raised an exception while being created or stepped."""
 
 
+class GameWarning(UserWarning):
+    """Something about a game that lets training run but keeps it from learning."""
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``name``, if any is close enough to be a typo of it."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    close = closest(name, candidates)
+    return f" Did you mean '{close}'?" if close else ""

@@ -12,6 +12,7 @@ small forward pass costs more than a game's turn. ``retro-gamer eval``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -19,11 +20,13 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.env import GameEnvironment
@@ -140,10 +143,25 @@ def play_greedy_batched(agent: GreedyAgent, envs: list[GameEnvironment], episode
     return scores, turns
 
 
-def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "final",
+def evaluate_run(run_dir: str | os.PathLike, checkpoint: str | None = None,
                  episodes: int | None = None, seed: int | None = None) -> float:
-    """Mean greedy return of a run's checkpoint: the objective sweeps compare."""
-    return evaluate(run_dir, checkpoint, episodes, seed).mean
+    """Mean greedy return of a run's checkpoint: the objective sweeps compare.
+
+    ``checkpoint`` defaults to :func:`objective_checkpoint`: what the run's
+    ``objective_checkpoint`` names.
+    """
+    name = objective_checkpoint(run_dir) if checkpoint is None else checkpoint
+    return evaluate(run_dir, name, episodes, seed).mean
+
+
+def objective_checkpoint(run_dir: str | os.PathLike) -> str:
+    """``best`` when the run's ``objective_checkpoint`` is ``best`` and ``best.pt`` exists
+    (an evaluation ran during training), otherwise ``final``."""
+    run = RunDirectory(run_dir)
+    _, hyper = run.read_config()
+    if hyper.objective_checkpoint == "best" and run.best_checkpoint_path.is_file():
+        return "best"
+    return "final"
 
 
 def evaluate(run_dir: str | os.PathLike, checkpoint: str = "final",
@@ -162,17 +180,45 @@ def evaluate(run_dir: str | os.PathLike, checkpoint: str = "final",
     n = hyper.eval_episodes if episodes is None else episodes
     if n < 1:
         raise ConfigError(f"The number of evaluation episodes must be at least 1, not {n}.")
-    state = random.getstate()
-    random.seed(hyper.seed if seed is None else seed)
-    try:
-        create_game = find_create_game(agent.metadata.module)
+    create_game = find_create_game(agent.metadata.module)
+    return evaluate_agent(agent, create_game, n, hyper.max_turns_per_episode,
+                          hyper.seed if seed is None else seed, parallel=parallel,
+                          on_episode=on_episode)
+
+
+def evaluate_agent(agent: GreedyAgent, create_game: Callable[[], Any], episodes: int,
+                   max_turns: int, seed: int | None, *, parallel: int = PARALLEL_GAMES,
+                   on_episode: Callable[[float, int], None] | None = None) -> Evaluation:
+    """Score ``agent`` over ``episodes`` greedy games of ``create_game``, ``parallel`` at a time.
+
+    The games draw from Python's global ``random`` seeded with ``seed``; every
+    random stream is as it was before when this returns (:func:`preserved_random_state`),
+    so evaluating in the middle of training changes nothing that training does.
+    """
+    with preserved_random_state():
+        random.seed(seed)
         envs = [GameEnvironment(create_game, agent.metadata)
-                for _ in range(max(1, min(parallel, n)))]
-        scores, turns = play_greedy_batched(agent, envs, n, hyper.max_turns_per_episode,
-                                            on_episode)
-        return summarize(scores, turns)
+                for _ in range(max(1, min(parallel, episodes)))]
+        scores, turns = play_greedy_batched(agent, envs, episodes, max_turns, on_episode)
+    return summarize(scores, turns)
+
+
+@contextlib.contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """Put back Python's global ``random``, numpy's global generator and torch's CPU
+    generator as they were on entry, whatever happens inside.
+
+    Retro games draw from Python's ``random``; the other two are restored as well
+    because a game may use them, and restoring costs microseconds.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    torch_state = torch.get_rng_state()
+    try:
+        yield
     finally:
-        random.setstate(state)
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(torch_state)
 
 
 @dataclass
@@ -231,5 +277,6 @@ def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
     return record
 
 
-__all__ = ["Evaluation", "EvaluationRecord", "summarize", "evaluate", "evaluate_run",
+__all__ = ["Evaluation", "EvaluationRecord", "summarize", "evaluate", "evaluate_agent",
+           "evaluate_run", "objective_checkpoint", "preserved_random_state",
            "evaluate_and_record", "play_greedy", "play_greedy_batched"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import numbers
+import pkgutil
 import sys
+import warnings
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -15,48 +19,155 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from retro_gamer.config import GameMetadata
-from retro_gamer.errors import GameCrashed, GameDescriptionError
+from retro_gamer.errors import GameCrashed, GameDescriptionError, GameWarning, closest
 
 GameFactory = Callable[[], Any]
 
 SECTION = "tool.retro-gamer"
 
 
+class _PlaysWhenImported(Exception):
+    """Raised in place of ``Game.play()`` while a game module is being imported."""
+
+
+@contextlib.contextmanager
+def _no_interactive_play():
+    """While importing a game module, let nothing take over the terminal or wait for keys.
+
+    A module without an ``if __name__ == "__main__":`` guard (retro's own
+    ``simple``, ``debug``, ``virus``) starts its game when imported: its
+    ``Game.play()`` would switch the terminal to fullscreen and read keys forever.
+    Here ``play()`` raises instead, and standard input reads as empty.
+    """
+    from retro.game import Game
+
+    def refuse(self, *args, **kwargs):
+        raise _PlaysWhenImported
+
+    play, stdin = Game.play, sys.stdin
+    Game.play, sys.stdin = refuse, io.StringIO()
+    try:
+        yield
+    finally:
+        Game.play, sys.stdin = play, stdin
+
+
 def import_game_module(module: str):
-    """Import ``module``, turning import failures into one clear message."""
+    """Import ``module``, turning import failures into one clear message.
+
+    The import never takes over the terminal: a module that starts its game
+    when imported is reported (with how to wrap it) instead of run.
+    """
     if not isinstance(module, str) or not module or module.startswith("."):
         raise GameDescriptionError(f"'{module}' is not a Python module name such as 'mygame'.")
     try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as error:
-        spec, reason = None, str(error)
-    else:
-        reason = ""
-    if spec is None:
+        with _no_interactive_play():  # finding a submodule imports its packages
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError) as error:
+                spec, reason = None, str(error)
+            else:
+                reason = ""
+            if spec is None:
+                raise GameDescriptionError(
+                    f"Cannot find the game module '{module}'{': ' + reason if reason else ''}."
+                    + _where_to_look(module))
+            return importlib.import_module(module)
+    except _PlaysWhenImported:
         raise GameDescriptionError(
-            f"Cannot find the game module '{module}'{': ' + reason if reason else ''}. "
-            "Run retro-gamer from the folder that contains it, or install the game "
-            "(pip install -e .) so Python can import it."
-        )
-    try:
-        return importlib.import_module(module)
+            f"Importing '{module}' starts its game: the module calls play() when imported "
+            "(it has no 'if __name__ == \"__main__\":' guard), so retro-gamer cannot use it "
+            "as it is. " + wrapper_advice(module, has_factory=False)) from None
+    except GameDescriptionError:
+        raise
     except Exception as error:  # the game's own code failed while importing
         raise GameCrashed(
             f"Importing the game module '{module}' failed: {type(error).__name__}: {error}"
         ) from error
 
 
+def _where_to_look(module: str) -> str:
+    """What to do about a module name Python cannot find: a close name, or where to run."""
+    parts = module.split(".")
+    for i in range(len(parts) - 1, 0, -1):  # the innermost package that does exist
+        package_name = ".".join(parts[:i])
+        try:
+            package = importlib.import_module(package_name)
+        except Exception:  # noqa: BLE001 -- packages are only looked at for suggestions
+            continue
+        paths = getattr(package, "__path__", None)
+        if paths is None:
+            break
+        names = _submodules(paths)
+        close = closest(parts[i], names)
+        suggestion = ".".join([package_name, close, *parts[i + 1:]]) if close else None
+        return ((f" Did you mean '{suggestion}'?" if suggestion else "")
+                + f" The package '{package_name}' holds: {', '.join(names) or 'nothing'}.")
+    close = closest(parts[0], [info.name for info in pkgutil.iter_modules()])
+    hint = f" Did you mean '{'.'.join([close, *parts[1:]])}'?" if close else ""
+    return (f"{hint} Run retro-gamer from the folder that holds your game's module (or its "
+            "package folder), or install the game (pip install -e .) so Python can import it.")
+
+
+def _submodules(paths) -> list[str]:
+    """Module and package names in a package's folders, namespace packages included."""
+    names = {info.name for info in pkgutil.iter_modules(paths)}
+    names.update(folder.name for path in paths if Path(path).is_dir()
+                 for folder in Path(path).iterdir()
+                 if folder.is_dir() and folder.name.isidentifier() and any(folder.glob("*.py")))
+    return sorted(name for name in names if not name.startswith("_"))
+
+
+def is_installed(path: Path) -> bool:
+    """Whether ``path`` lies inside an installed package (site-packages), not the user's own."""
+    return any(part in ("site-packages", "dist-packages") for part in path.parts)
+
+
+def wrapper_advice(module: str, has_factory: bool, reward: str = "score") -> str:
+    """How to use ``module`` through a small project of one's own: the few lines it takes."""
+    if has_factory:
+        body = f"from {module} import create_game"
+    else:
+        body = ("from retro.game import Game\n"
+                "      def create_game():\n"
+                "          # the lines that build the game, returning it instead of playing it\n"
+                "          return Game(agents, state, board_size=(WIDTH, HEIGHT))")
+    return (
+        "Make a small project of your own that wraps it: a folder (say my-game/) holding\n"
+        f"  my-game/my_game.py:\n      {body}\n"
+        "  my-game/pyproject.toml:\n"
+        "      [tool.retro-gamer]\n"
+        '      actions = ["KEY_LEFT", "KEY_RIGHT", "KEY_UP", "KEY_DOWN"]  # keys the game reads\n'
+        f'      reward = "{reward}"  # the state key whose change is the reward\n'
+        "then, in my-game/: retro-gamer create --game my_game --output runs/first"
+    )
+
+
 def find_create_game(module: str) -> GameFactory:
     """Return the module's ``create_game`` function."""
     mod = import_game_module(module)
     factory = getattr(mod, "create_game", None)
-    if not callable(factory):
+    if callable(factory):
+        return factory
+    if getattr(mod, "__file__", None) is None and not hasattr(mod, "__path__"):
         raise GameDescriptionError(
-            f"The module '{module}' ({getattr(mod, '__file__', '?')}) has no create_game() "
-            "function. Add one that returns a fresh retro Game, e.g.\n"
-            "    def create_game():\n        return Game(agents, state, board_size=(10, 10))"
-        )
-    return factory
+            f"The module '{module}' is built into Python: it has no source file and no "
+            "create_game(). Name your game's module, e.g. --game mygame.")
+    if getattr(mod, "__file__", None) is None:  # a folder without __init__.py
+        raise GameDescriptionError(
+            f"'{module}' is a folder of modules without an __init__.py (a namespace package), "
+            "not a game module: it has no create_game(). "
+            + wrapper_advice(module, has_factory=False))
+    where = Path(mod.__file__)
+    if is_installed(where):
+        raise GameDescriptionError(
+            f"The module '{module}' ({where}) has no create_game() function. "
+            + wrapper_advice(module, has_factory=False))
+    raise GameDescriptionError(
+        f"The module '{module}' ({where}) has no create_game() "
+        "function. Add one that returns a fresh retro Game, e.g.\n"
+        "    def create_game():\n        return Game(agents, state, board_size=(10, 10))"
+    )
 
 
 def make_game(factory: GameFactory, module: str = "the game"):
@@ -76,10 +187,9 @@ def make_game(factory: GameFactory, module: str = "the game"):
 
 def module_directory(module: str) -> Path:
     """The folder holding the module's source (a package's own folder)."""
-    import_game_module(module)
-    spec = importlib.util.find_spec(module)
-    origin = spec.origin if spec else None
-    if not origin or origin in ("built-in", "frozen"):
+    origin = getattr(import_game_module(module), "__file__", None)
+    if not origin:  # a namespace package, or a module built into Python
+        find_create_game(module)  # explains what the module lacks
         raise GameDescriptionError(f"The module '{module}' has no source file to start from.")
     return Path(origin).resolve().parent
 
@@ -110,9 +220,14 @@ def read_description(module: str) -> tuple[dict, str]:
         bundled = bundled_description(module)
         if bundled is not None:
             return bundled, f"retro-gamer's bundled description of {module}"
+        folder = module_directory(module)
+        if is_installed(folder):  # not the user's to edit: describe it in a project of theirs
+            raise GameDescriptionError(
+                f"'{module}' is an installed game ({folder}) with no [tool.retro-gamer] "
+                "description. " + wrapper_advice(module, has_factory=True))
         raise GameDescriptionError(
             f"No pyproject.toml found in or above the folder of '{module}' "
-            f"({module_directory(module)}). Create one next to your game with a "
+            f"({folder}). Create one next to your game with a "
             "[tool.retro-gamer] section, e.g.\n"
             '  [tool.retro-gamer]\n  actions = ["KEY_LEFT", "KEY_RIGHT"]\n  reward = "score"'
         )
@@ -131,6 +246,7 @@ def read_description(module: str) -> tuple[dict, str]:
 
 def load_metadata(module: str) -> GameMetadata:
     """Read, validate and complete a game's description (see GameMetadata.from_pyproject)."""
+    factory = find_create_game(module)  # first: what the module lacks comes before the rest
     table, source = read_description(module)
     for filled_in in ("module", "board_size"):
         if isinstance(table, dict) and filled_in in table:
@@ -139,7 +255,7 @@ def load_metadata(module: str) -> GameMetadata:
             )
     metadata = GameMetadata.from_mapping(table, source)
     metadata.module = module
-    game = make_game(find_create_game(module), module)
+    game = make_game(factory, module)
     check_against_game(metadata, game, source)
     metadata.board_size = list(game.board_size)
     return metadata
@@ -161,6 +277,11 @@ def check_against_game(metadata: GameMetadata, game: Any, source: str) -> None:
                 f"{source}: {role} key '{key}' holds {state[key]!r}, which is not a number. "
                 "Use a state key whose value is an int, float or bool."
             )
+    if not any(hasattr(agent, "handle_keystroke") for agent in getattr(game, "agents", ())):
+        warnings.warn(GameWarning(
+            "No agent in the game takes keystrokes (none has a handle_keystroke method), so "
+            "the agent's actions cannot affect the game: training will learn nothing useful. "
+            "Give the player's agent a handle_keystroke(keystroke, game) method."), stacklevel=2)
     width, height = game.board_size
     if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
         raise GameDescriptionError(f"The game's board_size {game.board_size!r} is not valid.")

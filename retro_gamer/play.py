@@ -137,6 +137,8 @@ def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
             game.input_source, game.view = source, view
             start_score = float(game.state[metadata.reward])
             game.start()
+            _show_message(terminal, view, game, f"game {number}/{episodes}: the agent was "
+                          f"trained on the change of '{metadata.reward}' each turn")
             try:
                 while game.playing:
                     started = time.perf_counter()
@@ -188,8 +190,8 @@ def _show_message(terminal: Terminal, view, game, message: str) -> None:
     if row >= terminal.height:
         row, x = 0, 0
     x = max(0, min(x, terminal.width - len(message)))
-    print(terminal.move_xy(x, row) + terminal.bold(message[:terminal.width]), end="",
-          flush=True)
+    print(terminal.move_xy(x, row) + terminal.bold(message[:terminal.width]) + terminal.clear_eol,
+          end="", flush=True)
 
 
 def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: int,
@@ -223,15 +225,15 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
             if number > 1:
                 env.start()
             total, turns = 0.0, 0
-            writer.output(at, (HIDE_CURSOR + CLEAR if number == 1 else CLEAR)
-                          + renderer.frame(env.game, _status(number, episodes, turns, total)))
+            writer.output(at, (HIDE_CURSOR + CLEAR if number == 1 else CLEAR) + renderer.frame(
+                env.game, _status(number, episodes, turns, total, metadata.reward)))
             while turns < hyper.max_turns_per_episode:
                 reward, done = env.act(agent.act(env.board, env.extras))
                 total += reward
                 turns += 1
                 at += frame_time
-                writer.output(at, renderer.frame(env.game,
-                                                 _status(number, episodes, turns, total)))
+                writer.output(at, renderer.frame(
+                    env.game, _status(number, episodes, turns, total, metadata.reward)))
                 if done:
                     break
             result.scores.append(total)
@@ -240,9 +242,10 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
             mean = (f" (mean {result.mean:g} over {len(result.scores)} games)"
                     if last and number > 1 else "")
             at += frame_time
+            score = trained_on(metadata.reward, total)
             writer.output(at, renderer.frame(
-                env.game, f"Game over: score {total:g}{mean}" if last
-                else f"Game {number}/{episodes} over: score {total:g}"))
+                env.game, f"Game over: {score}{mean}" if last
+                else f"Game {number}/{episodes} over: {score}"))
             at += BETWEEN_GAMES_SECONDS
             progress.advance(f"score {total:g}")
     writer.output(at, "\r\n" + SHOW_CURSOR)
@@ -250,8 +253,17 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
     return result
 
 
-def _status(number: int, episodes: int, turns: int, total: float) -> str:
-    return f"game {number}/{episodes}  turn {turns}  score {total:g}"
+def _status(number: int, episodes: int, turns: int, total: float, reward: str) -> str:
+    return f"game {number}/{episodes}  turn {turns}  {trained_on(reward, total)}"
+
+
+def trained_on(reward: str, score: float) -> str:
+    """The score, saying which state key it is the change of: the agent's reward.
+
+    The state pane may show several numbers (a game's own ``reward`` beside its
+    ``score``); this says which one the agent was trained to raise.
+    """
+    return f"score {score:g} (trained on '{reward}')"
 
 
 __all__ = ["AgentInput", "PlayResult", "play_run", "record_games"]

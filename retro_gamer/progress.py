@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from retro_gamer.trainer import EpisodeStats
+from retro_gamer.trainer import EpisodeStats, TurnStats
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 BRAILLE_BASE = 0x2800
@@ -145,14 +145,98 @@ def chart_text(values: Sequence[float], width: int = 40, height: int = 4,
     return text
 
 
+def counted(n: float, noun: str) -> str:
+    """``1 episode``, ``2 episodes``: a count with its noun in the right number."""
+    return f"{n:g} {noun}" if n == 1 else f"{n:g} {noun}s"
+
+
 # ------------------------------------------------------------------ training
 
 
 def _format_eta(seconds: float) -> str:
     if not math.isfinite(seconds):
-        return "?"
+        return "-:--:--"  # rich's own mark for a time not known yet
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def watched(console: Console) -> bool:
+    """Whether a person watches ``console`` in a terminal, so a live display suits it.
+
+    Colour variables (FORCE_COLOR, as CI services set) make rich treat any output as a
+    terminal; a redrawn display written to a log file is hundreds of frames of noise,
+    so the stream itself must be a terminal too.
+    """
+    isatty = getattr(console.file, "isatty", None)
+    try:
+        return bool(console.is_terminal and isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+# ETA and rate: measured only once the agent learns (before, the turns are cheap and
+# say nothing of the pace to come), and from at least this many episodes.
+ETA_MIN_EPISODES = 3
+RATE_MIN_SECONDS = 2.0
+# Episodes the ETA's trend (how much longer each episode gets) is fitted over.
+ETA_TREND_EPISODES = 200
+# How often the live display's ETA follows an episode in progress.
+LIVE_ETA_SECONDS = 1.0
+
+
+class Pace:
+    """How fast training goes, and how long the rest will take.
+
+    Episodes usually grow longer as the agent improves (a snake that eats more
+    lives longer), so a constant pace underestimates the time left. The ETA fits
+    a straight line to the durations of the episodes trained since learning
+    started (never a falling one: an estimate that errs late is the kinder one),
+    and sums it over the episodes still to come.
+    """
+
+    def __init__(self):
+        self.durations: deque[tuple[int, float]] = deque(maxlen=ETA_TREND_EPISODES)
+        self.learning_since: tuple[float, int] | None = None  # (elapsed, env steps)
+        self.last_end = 0.0  # elapsed seconds when the last episode ended
+
+    def episode_done(self, stats: EpisodeStats) -> None:
+        if self.learning_since is not None:
+            self.durations.append((stats.episode, stats.elapsed - self.last_end))
+        elif stats.train_steps > 0:
+            self.learning_since = (stats.elapsed, stats.env_steps)
+        self.last_end = stats.elapsed
+
+    def steps_per_second(self, elapsed: float, env_steps: int) -> float:
+        """Env steps per second since learning started; NaN until that means something."""
+        if self.learning_since is None or elapsed - self.learning_since[0] < RATE_MIN_SECONDS:
+            return math.nan
+        return (env_steps - self.learning_since[1]) / (elapsed - self.learning_since[0])
+
+    def episode_seconds(self, episode: float) -> float:
+        """The expected duration of ``episode``: the recent level plus the trend."""
+        points = list(self.durations)
+        recent = points[-20:]
+        level = sum(d for _, d in recent) / len(recent)
+        centre = sum(e for e, _ in recent) / len(recent)
+        mean_e = sum(e for e, _ in points) / len(points)
+        mean_d = sum(d for _, d in points) / len(points)
+        spread = sum((e - mean_e) ** 2 for e, _ in points)
+        slope = sum((e - mean_e) * (d - mean_d) for e, d in points) / spread if spread else 0.0
+        return level + max(slope, 0.0) * (episode - centre)
+
+    def eta_seconds(self, episode: int, total: int, elapsed: float) -> float:
+        """Seconds left after episode ``episode`` of ``total`` (NaN until known).
+
+        ``elapsed`` may fall inside episode ``episode + 1``; its time so far counts.
+        """
+        if len(self.durations) < ETA_MIN_EPISODES:
+            return math.nan
+        left = total - episode
+        if left <= 0:
+            return 0.0
+        mid = (episode + 1 + total) / 2
+        remaining = left * self.episode_seconds(mid)
+        return max(remaining - (elapsed - self.last_end), 0.0)
 
 
 class _Dashboard(Progress):
@@ -173,6 +257,8 @@ class TrainingProgress:
     epsilon, learning rate, loss, env steps per second and a learning curve of
     the last ``chart_episodes`` returns. Otherwise (CI, a Slurm job, a sweep
     worker): one plain line every ``every_seconds``, prefixed by ``label``.
+    :meth:`on_turn` (the trainer's ``on_turn`` callback) keeps both going during
+    a long episode: the turn it has reached.
     """
 
     def __init__(self, console: Console | None = None, window: int = 20,
@@ -187,19 +273,20 @@ class TrainingProgress:
         self.label = label
         self.chart_height = chart_height
         self.last: EpisodeStats | None = None
-        self._last_line = 0.0
-        self._started_at: tuple[float, int] | None = None  # (monotonic time, episode)
+        self.turn: TurnStats | None = None  # the episode in progress, if it is a long one
+        self.pace = Pace()
+        self._last_line = -math.inf  # the first episode gets a line at once
+        self._last_eta = -math.inf
         self._progress: _Dashboard | None = None
         self._task = None
 
     def __enter__(self) -> TrainingProgress:
-        if self.console.is_terminal:
+        if watched(self.console):
             self._progress = _Dashboard(
                 self,
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("episodes"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), console=self.console, transient=False,
-                refresh_per_second=4)
+                TextColumn("episodes"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+                console=self.console, transient=False, refresh_per_second=4)
             self._progress.__enter__()
         return self
 
@@ -213,30 +300,34 @@ class TrainingProgress:
     def mean(self) -> float:
         return sum(self.recent) / len(self.recent) if self.recent else math.nan
 
-    def steps_per_second(self, stats: EpisodeStats) -> float:
-        return stats.env_steps / max(stats.elapsed, 1e-9)
+    def steps_per_second(self, stats: EpisodeStats | TurnStats) -> float:
+        """Env steps per second since learning started; NaN before that means anything."""
+        return self.pace.steps_per_second(stats.elapsed, stats.env_steps)
 
-    def eta_seconds(self, stats: EpisodeStats) -> float:
-        """Seconds left at the pace of the episodes this process has trained."""
-        if self._started_at is None:
-            return math.nan
-        start, first = self._started_at
-        done = stats.episode - first
-        if done <= 0:
-            return math.nan
-        return (time.monotonic() - start) / done * (stats.total_episodes - stats.episode)
+    def eta_seconds(self, stats: EpisodeStats | TurnStats) -> float:
+        """Seconds left, allowing for episodes that grow longer (NaN until known)."""
+        done = stats.episode if isinstance(stats, EpisodeStats) else stats.episode - 1
+        return self.pace.eta_seconds(done, stats.total_episodes, stats.elapsed)
+
+    def rate_text(self, stats: EpisodeStats | TurnStats) -> str:
+        rate = self.steps_per_second(stats)
+        return f"{rate:,.0f}" if math.isfinite(rate) else "-"
 
     def stats_text(self, stats: EpisodeStats) -> str:
         return (f"return {stats.total_reward:g} mean({len(self.recent)}) {self.mean:.1f} "
                 f"best {self.best:g} eps {stats.epsilon:.3f} lr {stats.learning_rate:.2e} "
-                f"loss {stats.avg_loss:.4f} {self.steps_per_second(stats):.0f} steps/s")
+                f"loss {stats.avg_loss:.4f} {self.rate_text(stats)} steps/s")
+
+    def turn_text(self, turn: TurnStats) -> str:
+        return f"episode {turn.episode}/{turn.total_episodes} in progress: turn {turn.turn:,}"
 
     # -- the live panel -------------------------------------------------------
 
     def panel(self) -> list:
-        stats = self.last
+        stats, turn = self.last, self.turn
+        current = [Text(self.turn_text(turn), style="dim")] if turn is not None else []
         if stats is None:
-            return [Text("waiting for the first episode...", style="dim")]
+            return current or [Text("waiting for the first episode...", style="dim")]
         grid = Table.grid(padding=(0, 2))
         for _ in range(8):
             grid.add_column(justify="right")
@@ -245,15 +336,15 @@ class TrainingProgress:
             "loss", "steps/s", "env steps")))
         grid.add_row(f"{stats.total_reward:g}", f"{self.mean:.2f}", f"{self.best:g}",
                      f"{stats.epsilon:.3f}", f"{stats.learning_rate:.2e}",
-                     f"{stats.avg_loss:.4f}", f"{self.steps_per_second(stats):,.0f}",
+                     f"{stats.avg_loss:.4f}", self.rate_text(stats),
                      f"{stats.env_steps:,}")
         width = max(10, min(60, self.console.width - 14))
         returns = list(self.returns)
-        title = Text(f"returns of the last {len(returns)} episodes "
-                     f"(bold: mean of {self.window})", style="dim")
+        title = Text(f"returns of the last {counted(len(returns), 'episode')} "
+                     f"(bold: mean of {min(self.window, len(returns))})", style="dim")
         chart = chart_text(returns, width, self.chart_height,
                            moving_average(returns, self.window))
-        return [grid, title, chart]
+        return [grid, title, chart, *current]
 
     def note(self, text: str) -> None:
         """One line of information (the network's size) above the live display."""
@@ -265,24 +356,49 @@ class TrainingProgress:
     # -- the callback ---------------------------------------------------------
 
     def __call__(self, stats: EpisodeStats) -> None:
-        if self._started_at is None:
-            self._started_at = (time.monotonic(), stats.episode - 1)
-        self.last = stats
+        self.last, self.turn = stats, None
+        self.pace.episode_done(stats)
         self.recent.append(stats.total_reward)
         self.returns.append(stats.total_reward)
         self.best = max(self.best, stats.total_reward)
+        eta = _format_eta(self.eta_seconds(stats))
         if self._progress is not None:
             if self._task is None:
                 self._task = self._progress.add_task(
-                    self.label, total=stats.total_episodes, completed=stats.episode - 1)
-            self._progress.update(self._task, completed=stats.episode)
+                    self.label, total=stats.total_episodes, completed=stats.episode - 1, eta=eta)
+            self._progress.update(self._task, completed=stats.episode, eta=eta)
             return
+        if self._line_due() or stats.episode == stats.total_episodes:
+            _write_line(f"{self.label}: episode {stats.episode}/{stats.total_episodes} "
+                        f"{self.stats_text(stats)} ETA {eta}")
+
+    def on_turn(self, turn: TurnStats) -> None:
+        """The trainer's ``on_turn`` callback: a long episode is still going.
+
+        Called every few turns, so it does nothing costly unless it is time to show more.
+        """
+        self.turn = turn  # the live panel reads it when it next redraws
+        if self._progress is not None:
+            now = time.monotonic()
+            if now - self._last_eta < LIVE_ETA_SECONDS:
+                return
+            self._last_eta = now
+            eta = _format_eta(self.eta_seconds(turn))
+            if self._task is None:
+                self._task = self._progress.add_task(
+                    self.label, total=turn.total_episodes, completed=turn.episode - 1, eta=eta)
+            self._progress.update(self._task, eta=eta)
+        elif self._line_due():
+            _write_line(f"{self.label}: {self.turn_text(turn)} {self.rate_text(turn)} steps/s "
+                        f"ETA {_format_eta(self.eta_seconds(turn))}")
+
+    def _line_due(self) -> bool:
+        """Whether ``every_seconds`` have passed since the last plain line (then it is now)."""
         now = time.monotonic()
-        if now - self._last_line >= self.every_seconds or stats.episode == stats.total_episodes:
-            self._last_line = now
-            line = (f"{self.label}: episode {stats.episode}/{stats.total_episodes} "
-                    f"{self.stats_text(stats)} ETA {_format_eta(self.eta_seconds(stats))}")
-            _write_line(line)
+        if now - self._last_line < self.every_seconds:
+            return False
+        self._last_line = now
+        return True
 
 
 def _write_line(line: str) -> None:
@@ -313,7 +429,7 @@ class TaskProgress:
         self._last_line = time.monotonic()
 
     def __enter__(self) -> TaskProgress:
-        if self.console.is_terminal:
+        if watched(self.console):
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -337,5 +453,5 @@ class TaskProgress:
             _write_line(f"{self.label}: {self.done}/{self.total} {status}".rstrip())
 
 
-__all__ = ["TrainingProgress", "TaskProgress", "sparkline", "braille_chart", "chart_text",
-           "moving_average", "resample"]
+__all__ = ["TrainingProgress", "TaskProgress", "counted", "watched", "sparkline",
+           "braille_chart", "chart_text", "moving_average", "resample"]

@@ -21,8 +21,14 @@ from rich.text import Text
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.optuna_search import study_summary
-from retro_gamer.progress import chart_text, moving_average, resample
-from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
+from retro_gamer.progress import chart_text, counted, moving_average, resample
+from retro_gamer.run_dir import (
+    CONFIG_NAME,
+    RunDirectory,
+    SweepDirectory,
+    is_sweep_directory,
+    shell_path,
+)
 
 CHART_WIDTH = 60  # characters; the chart holds two points per character
 CHART_HEIGHT = 6
@@ -73,10 +79,54 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
         "recent_episodes": episodes[-recent:],
         "learning_curve": _learning_curve(episodes, window),
         "result": run.read_result(),
-        "checkpoints": [_checkpoint_row(run, path) for path in run.checkpoints()],
+        "checkpoints": _checkpoint_rows(run),
+        "training_evaluations": run.training_evaluations(),
+        "folder_size_bytes": run.folder_size(),
         "evaluations": [_evaluation_row(record) for record in run.evaluations()],
         "sweeps": [_sweep_overview(path) for path in run.sweep_dirs()],
     })
+
+
+def checkpoint_summary(run_dir: str | os.PathLike, name: str) -> dict:
+    """``info --checkpoint NAME``: one checkpoint's counters and evaluations, as plain data.
+
+    ``evaluation_during_training`` is the evaluation that made it ``best.pt`` (or
+    that ran at its episode); ``evaluation`` is what ``retro-gamer eval`` kept for it.
+    """
+    run = RunDirectory(run_dir)
+    run.read_config()  # a folder that is not a run is reported as such
+    path = run.checkpoint_path(name)
+    state = run.load_checkpoint(path)
+    label = path.stem if path.parent == run.checkpoint_dir else path.name
+    episode = int(state.get("episode", -1))
+    during = state.get("best_evaluation")
+    if not isinstance(during, dict) or during.get("episode") != episode:
+        during = next((e for e in run.training_evaluations() if e["episode"] == episode), None)
+    kept = next((r for r in run.evaluations() if r.get("checkpoint") == label
+                 and r.get("checkpoint_episode") == episode), None)
+    stat = path.stat()
+    return _clean({
+        "kind": "checkpoint",
+        "run_dir": str(run.path),
+        "checkpoint": label,
+        "path": str(path),
+        "episode": episode,
+        "env_steps": state.get("env_steps"),
+        "train_steps": state.get("train_steps"),
+        "epsilon": state.get("epsilon"),
+        "learning_rate": state.get("learning_rate"),
+        "seed": state.get("seed"),
+        "size_bytes": stat.st_size,
+        "modified": dt.datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
+        "evaluation_during_training": during,
+        "evaluation": None if kept is None else _evaluation_row(kept),
+    })
+
+
+def _listed_checkpoints(run: RunDirectory) -> list[Path]:
+    """ep_NNNN.pt and final.pt in order, then best.pt when there is one."""
+    best = run.best_checkpoint_path
+    return run.checkpoints() + ([best] if best.is_file() else [])
 
 
 def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
@@ -140,11 +190,18 @@ def _learning_curve(episodes: list[dict], window: int) -> dict:
             "moving_average": resample(moving_average(returns, window), points)}
 
 
-def _checkpoint_row(run: RunDirectory, path: Path) -> dict:
-    stat = path.stat()
-    return {"name": path.stem, "episode": run.checkpoint_episode(path),
-            "size_bytes": stat.st_size,
-            "modified": dt.datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds")}
+def _checkpoint_rows(run: RunDirectory) -> list[dict]:
+    """One row per checkpoint; ``on_line`` is false for one a resume from an earlier
+    checkpoint left behind (abandoned: kept, never chosen as ``latest``)."""
+    lines = run.episode_lines()
+    rows = []
+    for path in run.checkpoints():
+        stat = path.stat()
+        rows.append({"name": path.stem, "episode": run.checkpoint_episode(path),
+                     "on_line": run.on_line(path, lines), "size_bytes": stat.st_size,
+                     "modified": dt.datetime.fromtimestamp(stat.st_mtime)
+                     .isoformat(timespec="seconds")})
+    return rows
 
 
 def _evaluation_row(record: dict) -> dict:
@@ -229,6 +286,8 @@ def render(summary: dict, console: Console) -> None:
     """Draw what :func:`summarize_path` gathered."""
     if summary.get("kind") == "sweep":
         render_sweep(summary, console)
+    elif summary.get("kind") == "checkpoint":
+        render_checkpoint(summary, console)
     else:
         render_run(summary, console)
 
@@ -255,7 +314,7 @@ def render_run(summary: dict, console: Console) -> None:
     if summary.get("sweeps"):
         console.print(_sweeps_table(summary["sweeps"]))
         console.print("Leaderboard of a sweep: retro-gamer info "
-                      + escape(summary["sweeps"][-1]["sweep_dir"]), highlight=False,
+                      + escape(shell_path(summary["sweeps"][-1]["sweep_dir"])), highlight=False,
                       soft_wrap=True)
 
 
@@ -275,15 +334,23 @@ def _game_panel(summary: dict) -> Panel:
         ("observe_state", ", ".join(game["observe_state"]) or "(none)"),
         ("network", summary["network"]),
         ("episodes", f"{summary['episodes_done']} of {summary['episodes_total']} trained"),
+        ("folder", f"{_size(summary['folder_size_bytes'])} on disk"),
     ]
     if stats.get("episodes"):
         rows.append(("returns", f"best {stats['best_return']:g} (episode "
                                 f"{stats['best_episode']}); mean of the last "
                                 f"{stats['window']}: {stats['recent_mean_return']:g}"))
+    best = next((e for e in reversed(summary.get("training_evaluations") or []) if e["best"]),
+                None)
+    if best is not None:
+        rows.append(("best evaluation", f"mean {best['mean']:g} over {best['episodes']} games "
+                                        f"after episode {best['episode']} (checkpoint best)"))
     result = summary.get("result") or {}
     if result.get("objective") is not None:
-        rows.append(("objective", f"{result['objective']:g} (mean greedy return after "
-                                  "training)"))
+        of_best = (summary["hyperparameters"].get("objective_checkpoint") == "best"
+                   and any(c["name"] == "best" for c in summary["checkpoints"]))
+        rows.append(("objective", f"{result['objective']:g} (mean greedy return "
+                                  f"{'of checkpoint best' if of_best else 'after training'})"))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -322,7 +389,7 @@ def _print_episodes(summary: dict, console: Console) -> None:
     episodes = summary["recent_episodes"]
     if not episodes:
         console.print("No episodes trained yet. Start with: retro-gamer train "
-                      + escape(summary["run_dir"]), highlight=False, soft_wrap=True)
+                      + escape(shell_path(summary["run_dir"])), highlight=False, soft_wrap=True)
         return
     curve = summary["learning_curve"]
     chart = chart_text(curve["moving_average"], CHART_WIDTH, CHART_HEIGHT)
@@ -354,9 +421,12 @@ def _print_checkpoints(summary: dict, console: Console) -> None:
     for cp in summary["checkpoints"]:
         episode = str(cp["episode"]) if cp["episode"] is not None and cp["episode"] >= 0 \
             else "?"
-        table.add_row(cp["name"], episode, _size(cp["size_bytes"]),
-                      cp["modified"].replace("T", " "))
+        name = cp["name"] if cp.get("on_line", True) else f"{cp['name']} (abandoned)"
+        table.add_row(name, episode, _size(cp["size_bytes"]), cp["modified"].replace("T", " "))
     console.print(table)
+    if not all(cp.get("on_line", True) for cp in summary["checkpoints"]):
+        console.print("Abandoned: left behind when training resumed from an earlier "
+                      "checkpoint; kept, but never chosen by --resume latest.")
 
 
 def _evaluation_table(evaluations: list[dict]) -> Table:
@@ -400,7 +470,7 @@ def _sweeps_table(sweeps: list[dict]) -> Table:
 
 def render_sweep(summary: dict, console: Console) -> None:
     counts = summary["counts"]
-    header = Text(f"{len(summary['jobs'])} jobs: ") + _status_counts(counts)
+    header = Text(f"{counted(len(summary['jobs']), 'job')}: ") + _status_counts(counts)
     if summary.get("command"):
         header.append("\ncommand: " + " ".join(summary["command"]), style="dim")
     shared = shared_overrides(summary["jobs"])
@@ -454,6 +524,39 @@ def shared_overrides(jobs: list[dict]) -> list[str]:
     return [o for o in lists[0] if all(o in other for other in lists[1:])]
 
 
+def render_checkpoint(summary: dict, console: Console) -> None:
+    """What ``info --checkpoint NAME`` prints."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows = [("file", summary["path"]),
+            ("saved after episode", _number(summary["episode"])),
+            ("env steps", _number(summary["env_steps"], ",")),
+            ("training steps", _number(summary["train_steps"], ",")),
+            ("epsilon", _number(summary["epsilon"], ".4f")),
+            ("learning rate", _number(summary["learning_rate"], ".3g")),
+            ("seed", str(summary["seed"])),
+            ("size", _size(summary["size_bytes"])),
+            ("saved", summary["modified"].replace("T", " "))]
+    during = summary.get("evaluation_during_training")
+    if during:
+        rows.append(("evaluation during training",
+                     f"mean {during['mean']:g}, median {during['median']:g}, max "
+                     f"{during['maximum']:g} ({during['episodes']} greedy games, seed "
+                     f"{during['seed']})"))
+    kept = summary.get("evaluation")
+    if kept:
+        rows.append(("retro-gamer eval", f"mean {_number(kept['mean'])} ± "
+                                         f"{_number(kept['ci95'], '.4g')}, median "
+                                         f"{_number(kept['median'])}, max "
+                                         f"{_number(kept['maximum'])} ({kept['episodes']} "
+                                         f"games, seed {kept['seed']})"))
+    for name, value in rows:
+        grid.add_row(name, Text(str(value)))
+    console.print(Panel(grid, title=f"Checkpoint {escape(summary['checkpoint'])} of "
+                        f"{escape(summary['run_dir'])}", title_align="left", expand=False))
+
+
 def render_evaluation(record: dict, console: Console) -> None:
     """What ``retro-gamer eval`` prints: the score's statistics over the games played."""
     grid = Table.grid(padding=(0, 2))
@@ -485,5 +588,6 @@ def render_evaluation(record: dict, console: Console) -> None:
                       soft_wrap=True)
 
 
-__all__ = ["summarize_path", "run_summary", "sweep_summary", "render", "render_run",
+__all__ = ["summarize_path", "run_summary", "sweep_summary", "checkpoint_summary", "render",
+           "render_checkpoint", "render_run",
            "render_sweep", "render_evaluation", "shared_overrides"]

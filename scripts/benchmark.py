@@ -3,6 +3,14 @@
     python scripts/benchmark.py                 # full run (time-to-score trains Snake fully)
     python scripts/benchmark.py --quick         # seconds: a smoke run for CI
     python scripts/benchmark.py --json out.json --threads 1,2
+    python scripts/benchmark.py --seeds 10      # time-to-score over 10 seeds, references beside
+    python scripts/benchmark.py --seeds 3 --preset snake --minutes 60
+    python scripts/benchmark.py --suite --minutes 10   # the game suite (retro_gamer.suite)
+
+With ``--seeds N`` only scores are measured: N training runs (one torch thread
+each, ``--jobs`` at once), each scored greedily over ``--eval-episodes`` games,
+and beside them the reference policies (a random policy and the greedy
+apple-chaser) over the same games of the same seeds.
 
 Every rate is the median of ``--repeats`` measurements taken in this one run, so
 ratios (GameEnvironment.step against game.step) compare numbers from the same
@@ -14,7 +22,10 @@ shared machine can be judged. docs/benchmarks.md explains what each figure is.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import math
+import multiprocessing
 import os
 import platform
 import random
@@ -32,8 +43,16 @@ import torch
 
 from retro_gamer import GameEnvironment, GameMetadata
 from retro_gamer.config import Hyperparameters
-from retro_gamer.evaluation import evaluate
+from retro_gamer.errors import RetroGamerError
+from retro_gamer.evaluation import (
+    Evaluation,
+    evaluate,
+    play_greedy,
+    preserved_random_state,
+    summarize,
+)
 from retro_gamer.networks import QNetwork, count_parameters, multiply_adds
+from retro_gamer.overrides import hyperparameter_overrides
 from retro_gamer.runs import create_run, open_trainer
 from retro_gamer.trainer import DQNTrainer, select_device
 
@@ -217,21 +236,103 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     }
 
 
+# ------------------------------------------------------------------- reference policies
+
+# Snake's arrows as (dx, dy) on the board (y grows downwards).
+ARROWS = {"KEY_RIGHT": (1, 0), "KEY_UP": (0, -1), "KEY_LEFT": (-1, 0), "KEY_DOWN": (0, 1)}
+
+
+def chaser_action(game, actions: list[str]) -> int:
+    """The greedy apple-chaser's move in a game of retro's Snake (issue 12's yardstick).
+
+    Among the arrows whose cell is neither off the board nor in the snake's body
+    (the moves that do not lose at once), the first that brings the head nearer
+    the apple by Manhattan distance; else the first such safe arrow; else the
+    first arrow. Returns an index into ``actions``.
+    """
+    from retro.game import agent_occupied_positions
+
+    head = game.get_agent_by_name("Snake head")
+    apple = game.get_agent_by_name("Apple").position
+    # Read from the agents, not game.is_empty: the game's position cache may predate the
+    # latest moves (it is refreshed only as turns are played).
+    body = {cell for agent in game.agents if getattr(agent, "display", True)
+            for cell in agent_occupied_positions(agent)} - {apple}
+    (x, y) = head.position
+    distance = abs(x - apple[0]) + abs(y - apple[1])
+    safe, closer = [], []
+    for index, key in enumerate(actions):
+        dx, dy = ARROWS[key]
+        cell = (x + dx, y + dy)
+        if not game.on_board(cell) or cell in body:
+            continue
+        safe.append(index)
+        if abs(cell[0] - apple[0]) + abs(cell[1] - apple[1]) < distance:
+            closer.append(index)
+    return (closer or safe or [0])[0]
+
+
+class ChaserPolicy:
+    """The apple-chaser behind the ``act(board, extras)`` interface of a greedy agent."""
+
+    def __init__(self, env: GameEnvironment):
+        self.env = env
+
+    def act(self, board, extras) -> int:
+        return chaser_action(self.env.game, self.env.metadata.actions)
+
+
+class RandomPolicy:
+    """Uniformly random actions (the arrows and the no-op), from its own generator."""
+
+    def __init__(self, env: GameEnvironment, seed: int):
+        self.n_actions, self.rng = env.n_actions, random.Random(seed)
+
+    def act(self, board, extras) -> int:
+        return self.rng.randrange(self.n_actions)
+
+
+def reference_score(policy: str, seed: int, episodes: int) -> dict:
+    """``policy`` ('random' or 'chaser') over ``episodes`` Snake games seeded as the
+    agents' greedy evaluation is (``seed``), capped at the default max_turns_per_episode."""
+    from retro.examples.snake import create_game
+
+    env = GameEnvironment(create_game, GameMetadata.from_pyproject(GAME))
+    player = ChaserPolicy(env) if policy == "chaser" else RandomPolicy(env, seed)
+    with preserved_random_state():
+        random.seed(seed)
+        scores = play_greedy(player, env, episodes, Hyperparameters().max_turns_per_episode)
+    return {"policy": policy, "seed": seed, **score_fields(summarize(scores))}
+
+
+def score_fields(scores: Evaluation) -> dict:
+    return {"eval_episodes": scores.episodes, "mean_score": scores.mean,
+            "median_score": scores.median, "max_score": scores.maximum, "ci95": scores.ci95}
+
+
 # ------------------------------------------------------------------------ time to score
 
 
 def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
                   threads: int) -> dict:
-    """Train Snake with what ``retro-gamer create`` writes, to completion; score it greedily."""
+    """Train Snake with what ``retro-gamer create`` writes, to completion; score it greedily.
+
+    The final checkpoint plays ``eval_episodes`` games seeded ``seed + 1`` (games
+    training never saw); so does ``best.pt`` when evaluations during training
+    kept one (``best_*`` keys).
+    """
     torch.set_num_threads(threads)
-    run = workdir / "time_to_score"
+    run = workdir / f"time_to_score_{seed}"
     create_run(GAME, run, {"seed": seed, **overrides})
     trainer = open_trainer(run)  # torch_threads as create writes it, unless overridden
+    timers = Timers()  # the share of the evaluations during training (eval_every)
+    trainer._evaluate = timers.wrap("evaluate", trainer._evaluate)
     start = time.perf_counter()
     result = trainer.train()
     wall = time.perf_counter() - start
     scores = evaluate(run, "final", episodes=eval_episodes, seed=seed + 1)
-    return {
+    measured = {
+        "seed": seed,
         "overrides": overrides,
         "threads": torch.get_num_threads(),
         "training_seconds": wall,
@@ -239,26 +340,39 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
         "env_steps": result.env_steps,
         "train_steps": result.train_steps,
         "env_steps_per_s": result.env_steps / wall,
-        "eval_episodes": scores.episodes,
-        "mean_score": scores.mean,
-        "median_score": scores.median,
-        "max_score": scores.maximum,
-        "ci95": scores.ci95,
+        "evaluation_seconds": timers.seconds.get("evaluate", 0.0),
+        **score_fields(scores),
     }
+    return {**measured, **best_checkpoint_score(run, eval_episodes, seed)}
+
+
+def best_checkpoint_score(run: Path, eval_episodes: int, seed: int) -> dict:
+    """``best.pt``'s episode and greedy score over the same games as the final one (if any)."""
+    from retro_gamer.run_dir import RunDirectory
+
+    directory = RunDirectory(run)
+    if not directory.best_checkpoint_path.is_file():
+        return {}
+    best = evaluate(run, "best", episodes=eval_episodes, seed=seed + 1)
+    return {"best_episode": directory.checkpoint_episode(directory.best_checkpoint_path),
+            "best_mean_score": best.mean, "best_median_score": best.median,
+            "best_max_score": best.maximum,
+            "evaluations_during_training": directory.training_evaluations()}
 
 
 def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
-                 eval_episodes: int) -> dict:
+                 eval_episodes: int, overrides: dict | None = None) -> dict:
     """Train Snake with ``preset=NAME`` as a user would, for at most ``minutes``; score it.
 
     ``retro-gamer train RUN preset=NAME`` runs as a subprocess; when the budget is spent
     it gets Ctrl+C (SIGINT), finishes its episode, saves and stops, and the newest
     checkpoint is evaluated greedily.
     """
-    run = workdir / f"preset_{preset}"
+    run = workdir / f"preset_{preset}_{seed}"
     create_run(GAME, run, {"seed": seed})
     cli = "import sys; from retro_gamer.cli import main; sys.exit(main())"
-    command = [sys.executable, "-c", cli, "train", str(run), f"preset={preset}"]
+    command = [sys.executable, "-c", cli, "train", str(run), f"preset={preset}",
+               *(f"{key}={value}" for key, value in (overrides or {}).items())]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
@@ -274,17 +388,98 @@ def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
                 if line.startswith("[EP ")]
     scores = evaluate(run, "latest", episodes=eval_episodes, seed=seed + 1)
     return {
+        "seed": seed,
         "preset": preset,
         "budget_minutes": minutes,
         "training_seconds": wall,
         "finished": process.returncode == 0,
         "episodes": len(episodes),
-        "eval_episodes": scores.episodes,
-        "mean_score": scores.mean,
-        "median_score": scores.median,
-        "max_score": scores.maximum,
-        "ci95": scores.ci95,
+        **score_fields(scores),
+        **best_checkpoint_score(run, eval_episodes, seed),
     }
+
+
+# ------------------------------------------------------------------------ several seeds
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal's beyond.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def across_seeds(values: list[float], target: float) -> dict:
+    """Mean over seeds with a 95% Student-t interval (nan below two seeds), and how
+    many seeds reach ``target``."""
+    n = len(values)
+    mean = statistics.fmean(values) if values else math.nan
+    if n > 1:
+        t = T_975[n - 2] if n - 1 <= len(T_975) else 1.96
+        half = t * statistics.stdev(values) / math.sqrt(n)
+    else:
+        half = math.nan
+    return {"seeds": n, "mean": mean, "ci95": half, "ci95_low": mean - half,
+            "ci95_high": mean + half, "minimum": min(values, default=math.nan),
+            "maximum": max(values, default=math.nan), "target": target,
+            "reaching_target": sum(v >= target for v in values)}
+
+
+def seed_task(kind: str, workdir: str, seed: int, args: dict) -> dict:
+    """One job of ``--seeds``, in its own process: a training run or a reference policy."""
+    torch.set_num_threads(1)
+    if kind == "time_to_score":
+        return time_to_score(Path(workdir), seed, args["eval_episodes"], args["overrides"], 1)
+    if kind == "preset":
+        return preset_score(Path(workdir), args["preset"], args["minutes"], seed,
+                            args["eval_episodes"], args["overrides"])
+    return reference_score(kind, seed + 1, args["eval_episodes"])
+
+
+def several_seeds(args, overrides: dict,
+                  on_progress: Callable[[dict], None] | None = None) -> dict:
+    """``--seeds N``: N runs (``--jobs`` at once) and the reference policies beside them.
+
+    ``on_progress`` gets the figures of the seeds finished so far (``partial``:
+    true) after each task, so a long benchmark stopped early keeps what it measured.
+    """
+    seeds = [args.seed + i for i in range(args.seeds)]
+    kind = "preset" if args.preset else "time_to_score"
+    task_args = {"eval_episodes": args.eval_episodes, "overrides": overrides,
+                 "preset": args.preset, "minutes": args.minutes}
+    # Seed by seed, so that the first seeds are complete (with their references) first.
+    tasks = [(name, seed) for seed in seeds for name in (kind, "random", "chaser")]
+    done: dict[tuple[str, int], dict] = {}
+    with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp, \
+            concurrent.futures.ProcessPoolExecutor(
+                max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(seed_task, name, tmp, seed, task_args): (name, seed)
+                   for name, seed in tasks}
+        for future in concurrent.futures.as_completed(futures):
+            done[futures[future]] = future.result()
+            name, seed = futures[future]
+            print(f"  finished: {name}, seed {seed}", file=sys.stderr, flush=True)
+            if on_progress is not None and len(done) < len(tasks):
+                on_progress(seeds_results(args, kind, seeds, overrides, done))
+    return seeds_results(args, kind, seeds, overrides, done)
+
+
+def seeds_results(args, kind: str, seeds: list[int], overrides: dict, done: dict) -> dict:
+    """Per-seed rows and across-seed summaries of the seeds whose three tasks are done."""
+    finished = [seed for seed in seeds
+                if all((name, seed) in done for name in (kind, "random", "chaser"))]
+    runs = [done[(kind, seed)] for seed in finished]
+    reference = {policy: [done[(policy, seed)] for seed in finished]
+                 for policy in ("random", "chaser")}
+    summary = {"agent": across_seeds([r["mean_score"] for r in runs], args.target)}
+    if runs and all("best_mean_score" in r for r in runs):
+        summary["agent_best_checkpoint"] = across_seeds(
+            [r["best_mean_score"] for r in runs], args.target)
+    for policy, rows in reference.items():
+        summary[policy] = across_seeds([r["mean_score"] for r in rows], args.target)
+    return {"kind": kind, "seeds": finished, "partial": len(finished) < len(seeds),
+            "seeds_planned": seeds, "jobs": args.jobs, "overrides": overrides,
+            "preset": args.preset, "budget_minutes": args.minutes if args.preset else None,
+            "eval_episodes": args.eval_episodes, "runs": runs, "reference": reference,
+            "summary": summary}
 
 
 # ---------------------------------------------------------------------------- the run
@@ -308,6 +503,22 @@ def machine_info(threads: list[int]) -> dict:
     return info
 
 
+def run_several_seeds(args, results: dict) -> dict:
+    """``--seeds N``: the score runs only; the JSON is rewritten as each task finishes."""
+    overrides = dict(args.override_values)
+    if args.quick:
+        overrides = {"training_episodes": 3, "max_turns_per_episode": 100, **overrides}
+    results["machine"]["jobs"] = args.jobs
+
+    def keep(partial: dict) -> None:
+        if args.json:
+            write_json(args.json, {**results, "several_seeds": partial})
+
+    results["several_seeds"] = several_seeds(args, overrides, keep)
+    results["machine"]["load_average_end"] = list(os.getloadavg())
+    return results
+
+
 def run(args) -> dict:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
@@ -316,6 +527,8 @@ def run(args) -> dict:
         [1] if quick else [1, 2])
     repeats = args.repeats or (3 if quick else 5)
     results: dict = {"quick": quick, "repeats": repeats, "machine": machine_info(threads)}
+    if args.seeds:
+        return run_several_seeds(args, results)
     if args.only_preset:
         with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp:
             results["preset_score"] = preset_score(
@@ -394,7 +607,9 @@ def run(args) -> dict:
 
         # 4. time to score
         if not args.skip_score:
-            overrides = {"training_episodes": 3, "max_turns_per_episode": 100} if quick else {}
+            overrides = dict(args.override_values)
+            if quick:
+                overrides = {"training_episodes": 3, "max_turns_per_episode": 100, **overrides}
             if args.score_threads:
                 overrides["torch_threads"] = args.score_threads
             results["time_to_score"] = time_to_score(
@@ -441,6 +656,51 @@ def add_rate_rows(table, results: dict) -> None:
                       f"median {s['median_score']:.1f}, max {s['max_score']:.0f}")
 
 
+def seeds_table(several: dict):
+    """Per seed: training time, greedy scores, and the references over the same games."""
+    from rich.table import Table
+
+    runs, reference = several["runs"], several["reference"]
+    what = (f"preset={several['preset']}, at most {several['budget_minutes']:g} min"
+            if several["kind"] == "preset" else "the defaults create writes, to completion")
+    overrides = " ".join(f"{k}={v}" for k, v in several["overrides"].items())
+    table = Table(title=f"Greedy score over {several['eval_episodes']} games per seed: "
+                        f"{what}{' with ' + overrides if overrides else ''}",
+                  title_justify="left")
+    best = any("best_mean_score" in r for r in runs)
+    for column in ("seed", "training", "episodes", "mean", "median", "max",
+                   *(["best.pt mean (episode)"] if best else []), "random mean",
+                   "chaser mean"):
+        table.add_column(column, justify="right")
+    for run, rand, chase in zip(runs, reference["random"], reference["chaser"], strict=True):
+        cells = [str(run["seed"]), f"{run['training_seconds']:,.0f} s", str(run["episodes"]),
+                 f"{run['mean_score']:.1f}", f"{run['median_score']:.1f}",
+                 f"{run['max_score']:.0f}"]
+        if best:
+            cells.append(f"{run['best_mean_score']:.1f} ({run['best_episode']})"
+                         if "best_mean_score" in run else "–")
+        table.add_row(*cells, f"{rand['mean_score']:.1f}", f"{chase['mean_score']:.1f}")
+    return table
+
+
+def across_table(several: dict):
+    from rich.table import Table
+
+    table = Table(title="Across seeds: mean of the per-seed means, 95% interval (Student t)",
+                  title_justify="left")
+    for column in ("policy", "mean", "95% interval", "min", "max", "seeds reaching"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    names = {"agent": "agent (final)", "agent_best_checkpoint": "agent (best.pt)",
+             "random": "random policy", "chaser": "apple-chaser"}
+    for key, row in several["summary"].items():
+        interval = ("–" if not math.isfinite(row["ci95"])
+                    else f"{row['ci95_low']:.1f} to {row['ci95_high']:.1f}")
+        table.add_row(names[key], f"{row['mean']:.1f}", interval, f"{row['minimum']:.1f}",
+                      f"{row['maximum']:.1f}",
+                      f"{row['reaching_target']} of {row['seeds']} reach {row['target']:g}")
+    return table
+
+
 def show(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -450,6 +710,14 @@ def show(results: dict) -> None:
     console.print(f"[bold]retro-gamer benchmark[/] on {m['processor']}, {m['cpu_count']} CPUs, "
                   f"torch {m['torch']}, device {m['device']}"
                   + (" (quick)" if results["quick"] else ""))
+    several = results.get("several_seeds")
+    if several:
+        console.print(seeds_table(several))
+        console.print(across_table(several))
+        load = m.get("load_average_start"), m.get("load_average_end")
+        console.print(f"{several['jobs']} run(s) at once, one torch thread each; load average "
+                      f"at start {load[0]}, at end {load[1]}", highlight=False)
+        return
     table = Table("measure", "value", "note")
     if "env" in results:
         add_rate_rows(table, results)
@@ -461,6 +729,37 @@ def show(results: dict) -> None:
         table.add_row(f"greedy score, {p['eval_episodes']} episodes", f"mean {p['mean_score']:.1f}",
                       f"median {p['median_score']:.1f}, max {p['max_score']:.0f}")
     console.print(table)
+
+
+def suite_main(parser: argparse.ArgumentParser, args) -> int:
+    """``--suite``: the table of retro_gamer.suite.runner, printed and written as JSON."""
+    from rich.console import Console
+
+    from retro_gamer.suite import select
+    from retro_gamer.suite.runner import SUITE_MINUTES, row_summary, run_suite, table
+
+    try:
+        games = select(args.games)
+    except ValueError as error:
+        parser.error(str(error))
+    minutes = SUITE_MINUTES if args.minutes is None else args.minutes
+    torch.set_num_threads(1)
+    results = {"suite": True, "minutes_per_game": minutes, "eval_episodes": args.eval_episodes,
+               "seed": args.seed, "machine": machine_info([1])}
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="retro-gamer-suite-") as tmp:
+        results["games"] = run_suite(
+            games, Path(tmp), minutes, args.eval_episodes, args.seed,
+            on_row=lambda row: console.print(row_summary(row)))
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = list(os.getloadavg())
+    m = results["machine"]
+    console.print(table(results["games"], f"retro-gamer suite: {minutes:g} min per game, "
+                        f"{args.eval_episodes} games per score, seed {args.seed}; "
+                        f"{m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']}"))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -484,12 +783,46 @@ def main(argv: list[str] | None = None) -> int:
                         "on, off with --quick)")
     parser.add_argument("--preset", help="also train Snake with this preset (e.g. snake) "
                         "for at most --minutes and score it")
-    parser.add_argument("--minutes", type=float, default=60.0,
-                        help="wall-clock budget of the --preset run (default 60)")
+    parser.add_argument("--minutes", type=float,
+                        help="wall-clock budget of the --preset run (default 60), or of "
+                        "training each --suite game (default 10)")
     parser.add_argument("--only-preset", action="store_true",
                         help="measure only the --preset run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the run (with --seeds: the first of consecutive seeds)")
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="measure only scores: N training runs (seeds --seed, --seed+1, "
+                        "...; with --preset, that preset for --minutes), the random policy "
+                        "and the apple-chaser, per seed and across seeds")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J",
+                        help="with --seeds: runs at once, one torch thread each "
+                        "(default: the number of cores)")
+    parser.add_argument("--target", type=float, default=500.0,
+                        help="with --seeds: the greedy mean counted as reached [500]")
+    parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
+                        help="a hyperparameter for the score runs, as create takes it "
+                        "(repeatable), e.g. --override eval_every=0")
+    parser.add_argument("--suite", action="store_true",
+                        help="run the game suite instead: train the defaults on each game for "
+                        "--minutes, then score the agent (greedy), a random and a reference "
+                        "policy over --eval-episodes games each")
+    parser.add_argument("--games", help="the suite's games to run, comma-separated "
+                        "(default: every game but labyrinth)")
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.eval_episodes < 1:
+        parser.error("--eval-episodes must be at least 1")
+    try:
+        args.override_values = hyperparameter_overrides(args.override)
+    except RetroGamerError as error:
+        parser.error(f"--override: {error}")
+    if args.suite:
+        return suite_main(parser, args)
+    if args.minutes is None:
+        args.minutes = 60.0
     if args.only_preset and not args.preset:
         parser.error("--only-preset needs --preset NAME")
     if args.baseline is None:
@@ -497,8 +830,17 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     show(results)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_json(args.json, results)
     return 0
+
+
+def write_json(path: Path, results: dict) -> None:
+    """The results as JSON (NaN, which JSON lacks, as null), replacing the file whole."""
+    text = json.dumps(results, indent=2, default=lambda value: None)
+    text = json.dumps(json.loads(text, parse_constant=lambda name: None), indent=2)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 if __name__ == "__main__":

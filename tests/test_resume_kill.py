@@ -1,10 +1,11 @@
 """Issue 7: a run killed with SIGKILL at any moment resumes exactly.
 
 The reference is an uninterrupted run; the other run is killed again and
-again at random moments (mid-episode, mid-checkpoint write: checkpoints come
-every episode here) and resumed from its latest checkpoint each time. On the
-CPU with the same seed, the final weights must be equal bit for bit and the
-training.log's episode lines identical.
+again at random moments (mid-episode, mid-checkpoint write, mid-evaluation:
+checkpoints come every episode here, evaluations every third) and resumed from
+its latest checkpoint each time. On the CPU with the same seed, the final
+weights and best.pt's must be equal bit for bit, and the training.log's episode
+and evaluation lines identical.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import torch
 CLI = [sys.executable, "-m", "retro_gamer.cli"]
 SETTINGS = ["--training-episodes", "14", "--checkpoint-every", "1", "--memory-capacity", "400",
             "--batch-size", "16", "--layer-size", "16", "--max-turns-per-episode", "80",
-            "--target-update-freq", "20", "--eval-episodes", "0", "--seed", "1234",
+            "--target-update-freq", "20", "--eval-episodes", "2", "--eval-every", "3",
+            "--seed", "1234",
             "--prioritize-experiences"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
@@ -33,13 +35,13 @@ def create(run: Path) -> None:
                     *SETTINGS], check=True, capture_output=True, env=ENV)
 
 
-def episode_lines(run: Path) -> list[str]:
+def episode_lines(run: Path, prefix: str = "[EP ") -> list[str]:
     return [line for line in (run / "training.log").read_text().splitlines()
-            if line.startswith("[EP ")]
+            if line.startswith(prefix)]
 
 
-def final_weights(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / "final.pt", weights_only=True)["model"]
+def final_weights(run: Path, name: str = "final.pt") -> dict:
+    return torch.load(run / "checkpoints" / name, weights_only=True)["model"]
 
 
 @pytest.mark.slow
@@ -74,10 +76,13 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
 
     assert episode_lines(killed) == episode_lines(reference)
     assert len(episode_lines(reference)) == 14
-    expected, actual = final_weights(reference), final_weights(killed)
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        assert torch.equal(expected[name], actual[name]), name
+    evaluations = episode_lines(reference, "# eval after episode")
+    assert len(evaluations) == 4 and episode_lines(killed, "# eval") == evaluations
+    for checkpoint in ("final.pt", "best.pt"):
+        expected, actual = final_weights(reference, checkpoint), final_weights(killed, checkpoint)
+        assert expected.keys() == actual.keys()
+        for name in expected:
+            assert torch.equal(expected[name], actual[name]), (checkpoint, name)
     assert not list(killed.rglob(".*.tmp")), "a half-written temporary file was left behind"
 
 
