@@ -355,30 +355,52 @@ def assert_stopped_with_checkpoints(sweep_dir: Path) -> None:
         assert (job / "checkpoints" / f"ep_{done:04d}.pt").is_file(), job
 
 
+def stop_parallel_sweep(run: Path, cwd: Path, args: list[str], stop) -> tuple[int, str]:
+    """Start a sweep, ``stop(process)`` once both jobs train, then wait for its output and
+    for every process of its group to exit. Returns the exit status and the output."""
+    process = start_in_own_group(run, cwd, args)
+    try:
+        wait_for(lambda: both_jobs_training(run), "both jobs' second episode", process)
+        stop(process)
+        out, err = process.communicate(timeout=WAIT)
+        wait_for(lambda: not group_members(process.pid), "the workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.communicate()
+    return process.returncode, " ".join((out + err).split())
+
+
+def stopped_sweep(run: Path, code: int, output: str, args: list[str]) -> Path:
+    """A sweep the user stopped: status 130, how to resume it, its jobs saved and stopped."""
+    assert code == 130 and "Traceback" not in output, output[-3000:]
+    assert f"Resume it with: retro-gamer train {run} {' '.join(args)}" in output
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    return sweep_dir
+
+
+def long_run(snake: Path, tmp_path: Path) -> Path:
+    return fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("to_group, signal_number", [(True, signal.SIGINT),
                                                       (False, signal.SIGTERM)],
                          ids=["ctrl-c", "sigterm"])
 def test_a_parallel_sweep_stops_every_job_with_a_checkpoint(snake, tmp_path, to_group,
                                                              signal_number):
-    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
-    process = start_in_own_group(run, tmp_path)
-    try:
-        wait_for(lambda: both_jobs_training(run), "both jobs' second episode", process)
+    run = long_run(snake, tmp_path)
+
+    def stop(process: subprocess.Popen) -> None:
         if to_group:  # a terminal's Ctrl+C reaches every process of the foreground group
             os.killpg(process.pid, signal_number)
         else:  # kill PID: the command alone
             process.send_signal(signal_number)
-        out, err = process.communicate(timeout=WAIT)
-        wait_for(lambda: not group_members(process.pid), "the workers to exit")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    output = " ".join((out + err).split())
-    assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
-    assert f"Resume it with: retro-gamer train {run} {' '.join(PARALLEL)}" in output
-    [sweep_dir] = sweep_folders(run)
-    assert_stopped_with_checkpoints(sweep_dir)
+
+    sweep_dir = stopped_sweep(run, *stop_parallel_sweep(run, tmp_path, PARALLEL, stop),
+                              PARALLEL)
     report = summary(sweep_dir)
     assert report["state"] == "stopped"
     assert [j["status"] for j in report["jobs"]] == ["stopped", "stopped"]
@@ -386,22 +408,11 @@ def test_a_parallel_sweep_stops_every_job_with_a_checkpoint(snake, tmp_path, to_
 
 @pytest.mark.slow
 def test_a_parallel_optuna_search_stops_without_burning_its_trials(snake, tmp_path):
-    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+    run = long_run(snake, tmp_path)
     args = ["-m", "hydra/sweeper=retro_optuna", "hydra.sweeper.n_trials=4",
             "hydra.sweeper.n_jobs=2", "gamma=interval(0.9,0.99)", *PARALLEL[2:]]
-    process = start_in_own_group(run, tmp_path, args)
-    try:
-        out, err = stop_when(process, lambda: both_jobs_training(run),
-                             "both trials' second episode", signal.SIGTERM)
-        wait_for(lambda: not group_members(process.pid), "the workers to exit")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    output = " ".join((out + err).split())
-    assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
-    assert f"Resume it with: retro-gamer train {run} {' '.join(args)}" in output
-    [sweep_dir] = sweep_folders(run)
-    assert_stopped_with_checkpoints(sweep_dir)
+    outcome = stop_parallel_sweep(run, tmp_path, args, lambda p: p.send_signal(signal.SIGTERM))
+    sweep_dir = stopped_sweep(run, *outcome, args)
     # No trial was asked for after the stop, and the stopped ones are retried on resuming.
     assert states(sweep_dir) == ["RUNNING", "RUNNING"]
 
@@ -409,17 +420,12 @@ def test_a_parallel_optuna_search_stops_without_burning_its_trials(snake, tmp_pa
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_workers_of_a_killed_sweep_command_stop_on_their_own(snake, tmp_path, launcher):
-    run = fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+    run = long_run(snake, tmp_path)
     # submitit_local's jobs are grandchildren of the command, which stays a zombie until
     # this test reaps it: the jobs must tell a dead command from a live one all the same.
-    process = start_in_own_group(run, tmp_path, ["-m", "gamma=0.9,0.95",
-                                                 f"hydra/launcher={launcher}"])
-    try:
-        stop_when(process, lambda: both_jobs_training(run), "both jobs' second episode")
-        wait_for(lambda: not group_members(process.pid), "the workers to exit")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    args = ["-m", "gamma=0.9,0.95", f"hydra/launcher={launcher}"]
+    code, _ = stop_parallel_sweep(run, tmp_path, args, lambda p: p.kill())
+    assert code == -signal.SIGKILL
     [sweep_dir] = sweep_folders(run)
     assert_stopped_with_checkpoints(sweep_dir)
     shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
