@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from retro_gamer.errors import ConfigError, RunDirectoryError
+from retro_gamer.sweep_stop import CommandStop
 
 SWEEPER_TARGET = "hydra_plugins.retro_gamer_optuna_sweeper.sweeper.RetroOptunaSweeper"
 JOURNAL_NAME = "optuna.journal"
@@ -379,6 +380,7 @@ def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: P
 
     overrides = [trial_overrides(trial.params, fixed) for trial in trials]
     returns = launcher.launch(overrides, initial_job_idx=trials[0].number)
+    stopping = CommandStop.requested  # Ctrl+C: the launcher's jobs saved and returned
     for trial, job in zip(trials, returns, strict=True):
         try:
             value = objective_value(job.return_value)
@@ -386,10 +388,14 @@ def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: P
             raise
         except Exception:  # the job failed: its result.json says why
             value = None
+        if stopping and value is None:
+            continue  # left "running": the resumed search retries it (recover_interrupted)
         state = TrialState.COMPLETE if value is not None else TrialState.FAIL
         # A pruned job has told the study itself; the first word stands.
         study.tell(trial, value if value is not None else None, state=state,
                    skip_if_finished=True)
+    if stopping:
+        raise KeyboardInterrupt  # no further trials; the command says how to resume
     return returns
 
 

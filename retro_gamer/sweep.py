@@ -48,6 +48,7 @@ from retro_gamer.run_dir import (
     shell_path,
 )
 from retro_gamer.runs import train_run
+from retro_gamer.sweep_stop import CommandStop, JobStop, stop_file_exists
 from retro_gamer.trainer import TrainingInterrupted, select_device
 
 OPTIONAL_PLUGINS = {
@@ -106,6 +107,10 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
             if not multirun:
                 raise
             return _stopped_sweep(run, overrides, console)
+        finally:
+            stopped = CommandStop.uninstall()
+    if multirun and stopped:  # the launcher's jobs stopped and returned
+        return _stopped_sweep(run, overrides, console)
     if not multirun:
         if task.error is not None:
             raise task.error
@@ -329,6 +334,7 @@ class TrainTask:
         self.resume = resume
         self.multirun = multirun
         self.command_pid = os.getpid()  # the process of `retro-gamer train` itself
+        self.command_host = os.uname().nodename
         self.error: RetroGamerError | None = None
         self.__module__ = __name__
 
@@ -353,7 +359,12 @@ class TrainTask:
         if previous.get("status") == "done":  # a re-run sweep skips what it finished
             objective = previous.get("objective")
             return math.nan if objective is None else float(objective)
+        watching = self._stop_watch()
+        if watching is None:  # handed out after the sweep was asked to stop: not started
+            return math.nan
         reporter = None
+        job_stack = contextlib.ExitStack()  # closed once its result is written
+        job_stack.enter_context(watching)
         try:
             if not run.config_path.exists():
                 atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
@@ -396,6 +407,18 @@ class TrainTask:
         finally:
             result["seconds"] = round(time.time() - started, 3)
             run.write_result(result)
+            job_stack.close()  # a worker whose command is gone may exit now
+
+    def _stop_watch(self) -> contextlib.AbstractContextManager | None:
+        """How this job learns that the sweep is stopping; None: it must not start."""
+        if os.getpid() == self.command_pid:  # the basic launcher: the trainer sees signals
+            if CommandStop.requested:  # the stop came between two jobs
+                raise KeyboardInterrupt
+            return contextlib.nullcontext()
+        sweep_dir = Path(HydraConfig.get().sweep.dir)
+        if stop_file_exists(sweep_dir):
+            return None
+        return JobStop.watch(sweep_dir, self.command_pid, self.command_host)
 
     def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
                label: str = "training", resume: str | None = None,
@@ -407,9 +430,10 @@ class TrainTask:
             config = apply_values(run, game, hyper)  # validated; written once training starts
             with TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
-                    progress(stats)  # True asks the trainer to stop: the pruner said so
-                    return reporter is not None and reporter.episode(
+                    progress(stats)  # True asks the trainer to stop: the pruner or the user
+                    pruned = reporter is not None and reporter.episode(
                         stats.episode, stats.total_reward, stats.evaluation)
+                    return pruned or JobStop.requested()
 
                 train_run(run.path, resume, on_episode=on_episode, on_note=progress.note,
                           on_turn=progress.on_turn, config=config)
@@ -483,6 +507,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         SweepSummary.current = sweep_dir
+        CommandStop.install(sweep_dir)  # Ctrl+C lets the launcher's jobs save, then stops
         write_summary(sweep_dir, command=_command(config), state="running",
                       planned=planned_jobs(config))
 

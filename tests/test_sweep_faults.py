@@ -7,7 +7,9 @@ user's Ctrl+C, ``kill`` or a cluster sends, and its folders are read afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 import tomlkit
-from cli_runners import environment, finish, run_in_process, start
+from cli_runners import CLI, environment, finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from gamekit import write_project
 from optuna.storages import JournalStorage
@@ -314,6 +316,120 @@ def test_sigterm_stops_a_sweep_at_the_end_of_an_episode_and_says_how_to_resume(s
     report = summary(sweep_dir)
     assert report["state"] == "stopped"
     assert sorted(j["status"] for j in report["jobs"]) == ["not started", "stopped"]
+
+
+PARALLEL = ["-m", "gamma=0.9,0.95", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def start_in_own_group(run: Path, cwd: Path, args=PARALLEL) -> subprocess.Popen:
+    """A joblib sweep in its own process group, as a shell starts a command in a terminal."""
+    return subprocess.Popen([*CLI, "train", str(run), *args], cwd=cwd, env=environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            process_group=0)
+
+
+def group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group, read from Linux's /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == group:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def both_jobs_training(run: Path) -> bool:
+    jobs = [j for f in sweep_folders(run) for j in job_dirs(f)]
+    return len(jobs) == 2 and all((j / "training.log").is_file() and len(episodes(j)) >= 2
+                                  for j in jobs)
+
+
+def assert_stopped_with_checkpoints(sweep_dir: Path) -> None:
+    """Each job ended at the end of an episode, saved it, and is "stopped", not failed."""
+    jobs = job_dirs(sweep_dir)
+    assert len(jobs) == 2
+    for job in jobs:
+        assert result(job)["status"] == "stopped", result(job)
+        done = len(episodes(job))
+        assert (job / "checkpoints" / f"ep_{done:04d}.pt").is_file(), job
+
+
+def stop_parallel_sweep(run: Path, cwd: Path, args: list[str], stop) -> tuple[int, str]:
+    """Start a sweep, ``stop(process)`` once both jobs train, then wait for its output and
+    for every process of its group to exit. Returns the exit status and the output."""
+    process = start_in_own_group(run, cwd, args)
+    try:
+        wait_for(lambda: both_jobs_training(run), "both jobs' second episode", process)
+        stop(process)
+        out, err = process.communicate(timeout=WAIT)
+        wait_for(lambda: not group_members(process.pid), "the workers to exit")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.communicate()
+    return process.returncode, " ".join((out + err).split())
+
+
+def stopped_sweep(run: Path, code: int, output: str, args: list[str]) -> Path:
+    """A sweep the user stopped: status 130, how to resume it, its jobs saved and stopped."""
+    assert code == 130 and "Traceback" not in output, output[-3000:]
+    assert f"Resume it with: retro-gamer train {run} {' '.join(args)}" in output
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    return sweep_dir
+
+
+def long_run(snake: Path, tmp_path: Path) -> Path:
+    return fresh(snake, tmp_path, "training_episodes=100000", "checkpoint_every=1000")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to_group, signal_number", [(True, signal.SIGINT),
+                                                      (False, signal.SIGTERM)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_parallel_sweep_stops_every_job_with_a_checkpoint(snake, tmp_path, to_group,
+                                                             signal_number):
+    run = long_run(snake, tmp_path)
+
+    def stop(process: subprocess.Popen) -> None:
+        if to_group:  # a terminal's Ctrl+C reaches every process of the foreground group
+            os.killpg(process.pid, signal_number)
+        else:  # kill PID: the command alone
+            process.send_signal(signal_number)
+
+    sweep_dir = stopped_sweep(run, *stop_parallel_sweep(run, tmp_path, PARALLEL, stop),
+                              PARALLEL)
+    report = summary(sweep_dir)
+    assert report["state"] == "stopped"
+    assert [j["status"] for j in report["jobs"]] == ["stopped", "stopped"]
+
+
+@pytest.mark.slow
+def test_a_parallel_optuna_search_stops_without_burning_its_trials(snake, tmp_path):
+    run = long_run(snake, tmp_path)
+    args = ["-m", "hydra/sweeper=retro_optuna", "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2", "gamma=interval(0.9,0.99)", *PARALLEL[2:]]
+    outcome = stop_parallel_sweep(run, tmp_path, args, lambda p: p.send_signal(signal.SIGTERM))
+    sweep_dir = stopped_sweep(run, *outcome, args)
+    # No trial was asked for after the stop, and the stopped ones are retried on resuming.
+    assert states(sweep_dir) == ["RUNNING", "RUNNING"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_workers_of_a_killed_sweep_command_stop_on_their_own(snake, tmp_path, launcher):
+    run = long_run(snake, tmp_path)
+    # submitit_local's jobs are grandchildren of the command, which stays a zombie until
+    # this test reaps it: the jobs must tell a dead command from a live one all the same.
+    args = ["-m", "gamma=0.9,0.95", f"hydra/launcher={launcher}"]
+    code, _ = stop_parallel_sweep(run, tmp_path, args, lambda p: p.kill())
+    assert code == -signal.SIGKILL
+    [sweep_dir] = sweep_folders(run)
+    assert_stopped_with_checkpoints(sweep_dir)
+    shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
+    assert [job["status"] for job in shown["jobs"]] == ["stopped", "stopped"]
 
 
 def test_a_job_killed_in_its_final_evaluation_is_stopped_not_running(snake, tmp_path):
