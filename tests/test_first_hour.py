@@ -82,11 +82,17 @@ def test_a_namespace_package_is_named_for_what_it_lacks(tmp_path):
     assert "no source file" not in err
 
 
-def test_an_installed_game_without_a_description_gets_the_wrapper_projects_lines(tmp_path):
-    code, _, err = run_in(tmp_path, "create", "--game", "retro.examples.labyrinth",
-                          "--output", "runs/l")
+def test_an_installed_game_without_a_description_gets_the_wrapper_projects_lines(
+        tmp_path, monkeypatch):
+    # Every playable retro example now has a description (bundled where retro ships none),
+    # so the installed game here is a package of our own inside a site-packages folder.
+    package = tmp_path / "lib" / "site-packages" / "mazegame"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(CHAR_GAME_SOURCE)
+    monkeypatch.syspath_prepend(str(package.parent))
+    code, _, err = run_in(tmp_path, "create", "--game", "mazegame", "--output", "runs/l")
     assert code == 2
-    assert "from retro.examples.labyrinth import create_game" in err, err
+    assert "is an installed game" in err and "from mazegame import create_game" in err, err
     assert "[tool.retro-gamer]" in err and "pyproject.toml" in err
     assert "next to your game" not in err  # that would mean editing site-packages
 
