@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import GameWarning, RetroGamerError
+from retro_gamer.errors import GameWarning, RetroGamerError, TrainingInterrupted
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         # A stop the user asked for (Ctrl+C, SIGTERM) is not an error: say so, then how to go on.
-        interrupted = type(error).__name__ == "TrainingInterrupted"
+        interrupted = isinstance(error, TrainingInterrupted)
         label = ("[bold yellow]stopped:[/bold yellow]" if interrupted
                  else "[bold red]error:[/bold red]")
         errors.print(f"{label} {escape(str(error))}", highlight=False, soft_wrap=True)

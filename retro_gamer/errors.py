@@ -27,6 +27,10 @@ class RunDirectoryError(RetroGamerError):
     """A run directory is missing, incomplete, locked or would lose progress."""
 
 
+class TrainingInterrupted(RunDirectoryError):
+    """Training stopped on a signal after saving a checkpoint; the message says how to resume."""
+
+
 class CheckpointError(RetroGamerError):
     """A checkpoint file is missing, corrupt or does not match the run."""
 

@@ -80,3 +80,17 @@ def write_primary(folder: Path, game: dict, hyperparameters: dict, hydra: dict) 
     (folder / f"{PRIMARY_NAME}.yaml").write_text(
         OmegaConf.to_yaml(OmegaConf.create(node)), encoding="utf-8")
     return folder
+
+
+def planned_jobs(config) -> list[list[str]]:
+    """The jobs Hydra's basic sweeper runs for a sweep's composed ``config`` (the one Hydra
+    saves as ``multirun.yaml``), in Hydra's order; ``[]`` for any other sweeper (Optuna
+    decides its jobs as it goes). Raises ConfigError on an override Hydra cannot parse."""
+    from retro_gamer.hydra_adapter import basic_sweep_jobs
+    from retro_gamer.overrides import parse
+
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return []
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    return basic_sweep_jobs(parse(arguments))

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 from blessed import Terminal
-from retro.input import InputSource, _make_keystroke
+from retro.input import InputSource
 
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.encoding import BoardEncoder
 from retro_gamer.errors import ConfigError, GameCrashed, RunDirectoryError
 from retro_gamer.games import find_create_game, make_game
+from retro_gamer.retro_adapter import keystroke
 from retro_gamer.run_dir import RunDirectory
 
 QUIT_KEYS = ("KEY_ENTER", "KEY_ESCAPE")
@@ -59,7 +60,7 @@ class AgentInput(InputSource):
         for i, name in enumerate(self.agent.metadata.observe_state):
             self.extras[i] = float(self.game.state[name])
         key = self.keys[self.agent.act(board, self.extras)]
-        return set() if key is None else {_make_keystroke(key)}
+        return set() if key is None else {keystroke(key)}
 
 
 @dataclass

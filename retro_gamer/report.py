@@ -228,20 +228,11 @@ def _expected_jobs(sweep: SweepDirectory) -> list[list[str]]:
     if not sweep.hydra_config_path.is_file():
         return []
     try:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
         from omegaconf import OmegaConf
 
-        config = OmegaConf.load(sweep.hydra_config_path)
-        if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
-            return []
-        params = config.hydra.sweeper.get("params") or {}
-        arguments = [f"{k}={v}" for k, v in params.items()]
-        arguments += list(config.hydra.overrides.task)
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from retro_gamer.hydra_conf import planned_jobs
 
-        parsed = OverridesParser.create().parse_overrides(arguments)
-        batches = BasicSweeper.split_arguments(parsed, None)
-        return [list(job) for batch in batches for job in batch]
+        return planned_jobs(OmegaConf.load(sweep.hydra_config_path))
     except Exception:  # an unusual sweep: list the jobs that exist, nothing more
         return []
 

@@ -40,42 +40,15 @@ import torch.nn.functional as F
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
-from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
+from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError, TrainingInterrupted
 from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line, eval_line
+from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 CHECKPOINT_FORMAT = 1
-
-
-@dataclass
-class EpisodeStats:
-    """What one finished episode reports to the ``on_episode`` callback."""
-
-    episode: int
-    total_episodes: int
-    total_reward: float
-    steps: int
-    epsilon: float
-    avg_loss: float
-    learning_rate: float
-    env_steps: int
-    train_steps: int
-    elapsed: float
-
-
-@dataclass
-class TurnStats:
-    """Where the episode in progress stands, reported every ``TURN_REPORT_EVERY`` turns."""
-
-    episode: int  # the episode being played
-    total_episodes: int
-    turn: int  # turns played in this episode so far
-    env_steps: int
-    train_steps: int
-    elapsed: float  # seconds since this process started training
 
 
 # Long episodes (a large board, a good player) can run for minutes: the progress display
@@ -100,10 +73,6 @@ class NetworkSizeWarning(UserWarning):
 
 class RewardClipWarning(UserWarning):
     """``reward_clip`` made rewards that the game tells apart look the same."""
-
-
-class TrainingInterrupted(RunDirectoryError):
-    """Training stopped on a signal after saving a checkpoint; the message says how to resume."""
 
 
 # --------------------------------------------------------------------- pure pieces
