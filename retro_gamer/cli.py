@@ -120,7 +120,7 @@ def hyperparameter_listing() -> str:
         lines.append(f"      {f.metadata['help']}")
     lines.append("game fields (override as game.NAME=VALUE): actions, reward, character_set, "
                  "spatial, observe_state")
-    from retro_gamer.hydra_conf import group_names, group_options
+    from retro_gamer.conf import group_names, group_options
 
     shipped = [f"{group}={option}" for group in group_names() for option in group_options(group)]
     lines.append("presets and sweeps shipped in retro-gamer's conf/: " + ", ".join(shipped))

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from importlib import resources
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
+from retro_gamer.conf import group_names
 from retro_gamer.config import GameMetadata, Hyperparameters
 
 SCHEMA_NAME = "retro_gamer_schema"
@@ -45,17 +45,6 @@ def _schema_class() -> type:
 
 RunSchema = _schema_class()
 ConfigStore.instance().store(name=SCHEMA_NAME, node=RunSchema)
-
-
-def group_names() -> tuple[str, ...]:
-    """The config groups shipped in ``retro_gamer/conf`` (``preset``, ``sweep``)."""
-    root = resources.files("retro_gamer") / "conf"
-    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"))
-
-
-def group_options(group: str) -> list[str]:
-    root = resources.files("retro_gamer") / "conf" / group
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
 def write_primary(folder: Path, game: dict, hyperparameters: dict, hydra: dict) -> Path:

@@ -45,7 +45,7 @@ def parse(overrides: Sequence[str]) -> list[Override]:
 
 def config_groups() -> tuple[str, ...]:
     """Names of retro-gamer's own config groups in conf/ (e.g. ``preset``)."""
-    from retro_gamer.hydra_conf import group_names
+    from retro_gamer.conf import group_names
 
     return group_names()
 

@@ -52,6 +52,7 @@ from retro_gamer.errors import (
     RunDirectoryError,
     did_you_mean,
 )
+from retro_gamer.torch_file import peek
 
 CONFIG_NAME = "config.toml"
 LOCK_NAME = ".retro-gamer.lock"
@@ -599,7 +600,11 @@ def _saved_episode(path: Path) -> int:
     match = CHECKPOINT_NAME.match(path.name)
     if match and match.group(2):
         return int(match.group(2))
-    try:  # final.pt: the episode it was saved at is inside
+    with contextlib.suppress(OSError, ValueError):  # final.pt: the episode is inside
+        state = peek(path)  # without importing torch, which info would wait a second for
+        if isinstance(state, dict) and "model" in state and isinstance(state.get("episode"), int):
+            return state["episode"]
+    try:  # a file the peek cannot read: torch.load decides (and words the problem)
         return int(load_torch_file(path, "checkpoint").get("episode", 0))
     except CheckpointError:
         return -1

@@ -159,8 +159,8 @@ def hydra_settings(overrides: list[str], game: dict, hyper: dict) -> dict:
 def largest_values(hyper: dict, overrides: list[str]) -> dict:
     """``hyper`` with the command's presets and overrides applied, sweeps at their largest."""
     from retro_gamer import overrides as override_rules
+    from retro_gamer.conf import group_names
     from retro_gamer.config import HYPERPARAMETER_FIELDS
-    from retro_gamer.hydra_conf import group_names
 
     values = dict(hyper)
     parsed = override_rules.parse(overrides)
