@@ -1,0 +1,110 @@
+"""Commands that handle no tensors start without torch (or Hydra, for ``--help``).
+
+Importing torch costs a second or more; ``info``, ``plot`` and ``--help`` are
+what a user runs often and expects at once. Each check runs the command in a
+fresh Python process (so nothing this test process imported counts) and asks
+that process, after the command returned, which modules it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import one_torch_thread
+
+from retro_gamer.runs import create_run, train_run
+from retro_gamer.torch_file import Opaque, peek
+
+CHECK = """
+import contextlib, io, json, sys
+from retro_gamer.cli import main
+code = 0
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as stop:  # --help
+        code = stop.code or 0
+print(json.dumps({"code": code,
+                  "torch": "torch" in sys.modules, "hydra": "hydra" in sys.modules}))
+"""
+
+
+def loaded_by(*args: str, cwd: Path) -> dict:
+    """Run ``retro-gamer ARGS`` in a fresh interpreter; what it returned and imported."""
+    result = subprocess.run([sys.executable, "-c", CHECK, *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A Snake run trained to the end: ep_0001.pt, ep_0002.pt and final.pt."""
+    run = tmp_path_factory.mktemp("lean") / "snake"
+    create_run("retro.examples.snake", run, {
+        "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
+        "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
+        "device": "cpu"})
+    with one_torch_thread():
+        train_run(run)
+    return run
+
+
+@pytest.mark.parametrize("args", [["info", "{run}"], ["info", "{run}", "--json"],
+                                  ["plot", "{run}"]])
+def test_info_and_plot_on_a_finished_run_import_no_torch(finished_run, args):
+    loaded = loaded_by(*[a.format(run=finished_run) for a in args], cwd=finished_run.parent)
+    assert loaded["code"] == 0
+    assert not loaded["torch"], f"retro-gamer {' '.join(args)} imported torch"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["create", "--help"], ["train", "--help"],
+                                  ["info", "--help"], ["plot", "--help"], ["play", "--help"]])
+def test_help_imports_neither_torch_nor_hydra(tmp_path, args):
+    loaded = loaded_by(*args, cwd=tmp_path)
+    assert not loaded["torch"] and not loaded["hydra"], loaded
+
+
+def test_info_still_reads_the_episode_inside_final_pt(finished_run):
+    import torch
+
+    for path in sorted((finished_run / "checkpoints").glob("*.pt")):
+        if path.name.endswith(".replay.pt"):
+            continue
+        state = peek(path)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        assert state["episode"] == saved["episode"] == (
+            2 if path.stem == "final" else int(path.stem[3:]))
+        assert set(state) == set(saved)
+        assert all(isinstance(v, Opaque) for v in state["model"].values())
+
+
+def test_peek_runs_nothing_a_file_names(tmp_path):
+    """A pickle that would call os.system when loaded is read as an inert placeholder."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+            return os.system, (f"touch {marker}",)
+
+    bad = tmp_path / "bad.pt"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("bad/data.pkl", pickle.dumps({"model": {}, "episode": Payload()}))
+    state = peek(bad)
+    assert isinstance(state["episode"], Opaque)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04 truncated"])
+def test_peek_refuses_what_it_cannot_read_with_value_error(tmp_path, content):
+    path = tmp_path / "final.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError):
+        peek(path)
