@@ -272,14 +272,11 @@ def cmd_train(args, console: Console) -> int:
 
 def cmd_play(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
-    from retro_gamer.play import play_run
+    from retro_gamer.play import check_play_options, play_run
     from retro_gamer.progress import counted
 
     ensure_cwd_importable()
-    if args.framerate < 1:
-        raise_usage("--framerate must be at least 1.")
-    if args.episodes < 1:
-        raise_usage("--episodes must be at least 1.")
+    check_play_options(args.framerate, args.episodes)  # before a checkpoint is looked for
     result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
                       episodes=args.episodes,
                       record=args.record, console=Console(stderr=True))

@@ -106,18 +106,6 @@ class BoardEncoder:
         return board
 
 
-def one_hot_spatial(boards: np.ndarray, n_channels: int) -> np.ndarray:
-    """``(..., H, W)`` indices to channel-first ``(..., C, H, W)`` float32 one-hot."""
-    channels = np.arange(1, n_channels + 1, dtype=np.uint8).reshape(-1, 1, 1)
-    return (boards[..., None, :, :] == channels).astype(np.float32)
-
-
-def one_hot_flat(boards: np.ndarray, n_channels: int) -> np.ndarray:
-    """``(..., H, W)`` indices to channel-last ``(..., H, W, C)`` float32 one-hot."""
-    channels = np.arange(1, n_channels + 1, dtype=np.uint8)
-    return (boards[..., None] == channels).astype(np.float32)
-
-
 def _channel_codes(n_channels: int) -> np.ndarray:
     codes = _CHANNEL_CODES.get(n_channels)
     if codes is None:

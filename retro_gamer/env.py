@@ -14,8 +14,6 @@ from retro_gamer.encoding import BoardEncoder, agent_cells, observation_vector, 
 from retro_gamer.errors import GameCrashed, GameDescriptionError
 from retro_gamer.games import make_game
 
-Action = "str | int | None"
-
 
 class GameEnvironment:
     """Steps a game programmatically and encodes what the agent sees.

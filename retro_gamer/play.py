@@ -87,6 +87,14 @@ class PlayResult:
         return statistics.fmean(self.scores) if self.scores else 0.0
 
 
+def check_play_options(framerate: int, episodes: int) -> None:
+    """Raise ConfigError for a frame rate or a number of games below one."""
+    if framerate < 1:
+        raise ConfigError("--framerate must be at least 1.")
+    if episodes < 1:
+        raise ConfigError("--episodes must be at least 1.")
+
+
 def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: int = 12,
              episodes: int = 1, record: str | os.PathLike | None = None,
              console=None) -> PlayResult:
@@ -95,10 +103,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
     Live, it stops early when the user presses Enter or Escape. With ``record``
     (a ``.cast`` path) no terminal is needed.
     """
-    if framerate < 1:
-        raise ConfigError("--framerate must be at least 1.")
-    if episodes < 1:
-        raise ConfigError("--episodes must be at least 1.")
+    check_play_options(framerate, episodes)
     run = RunDirectory(run_dir)
     run.require_config()
     agent = GreedyAgent.from_checkpoint(run, checkpoint)

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
+from retro_gamer.json_values import json_safe
 from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
@@ -59,7 +60,7 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
     defaults = Hyperparameters().to_dict()
     non_default = sorted(k for k, v in values.items() if k != "seed" and v != defaults.get(k))
     episodes = run.episodes()
-    return _clean({
+    return json_safe({
         "kind": "run",
         "run_dir": str(run.path),
         "game": metadata.to_dict(),
@@ -98,7 +99,7 @@ def checkpoint_summary(run_dir: str | os.PathLike, name: str) -> dict:
     kept = next((r for r in run.evaluations() if r.get("checkpoint") == label
                  and r.get("checkpoint_episode") == episode), None)
     stat = path.stat()
-    return _clean({
+    return json_safe({
         "kind": "checkpoint",
         "run_dir": str(run.path),
         "checkpoint": label,
@@ -140,7 +141,7 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
         job["rank"] = rank
     counts = {status: sum(job["status"] == status for job in jobs) for status in STATUS_ORDER}
     best = next((job for job in jobs if job["objective"] is not None), None)
-    return _clean({
+    return json_safe({
         "kind": "sweep",
         "sweep_dir": str(sweep.path),
         "command": saved.get("command"),
@@ -243,17 +244,6 @@ def _rank_key(job: dict) -> tuple:
     number = int(job["job"]) if str(job["job"]).isdigit() else 1 << 30
     return (not has, -objective if has else 0.0, STATUS_ORDER.index(job["status"])
             if job["status"] in STATUS_ORDER else len(STATUS_ORDER), number)
-
-
-def _clean(value):
-    """NaN and infinities become ``None`` so the data is valid JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------ drawing

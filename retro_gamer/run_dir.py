@@ -52,6 +52,7 @@ from retro_gamer.errors import (
     RunDirectoryError,
     did_you_mean,
 )
+from retro_gamer.json_values import json_safe
 from retro_gamer.torch_file import peek
 
 CONFIG_NAME = "config.toml"
@@ -526,16 +527,7 @@ def _job_order(path: Path) -> tuple[int, str]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    text = json.dumps(clean(data), indent=2, allow_nan=False, default=str)
+    text = json.dumps(json_safe(data), indent=2, allow_nan=False, default=str)
     atomic_write(path, text.encode("utf-8"))
 
 

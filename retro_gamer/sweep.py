@@ -34,7 +34,13 @@ from rich.console import Console
 from retro_gamer import overrides as override_rules
 from retro_gamer import slurm
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
-from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError, TrainingInterrupted
+from retro_gamer.errors import (
+    ConfigError,
+    RetroGamerError,
+    RunDirectoryError,
+    RunHasProgress,
+    TrainingInterrupted,
+)
 from retro_gamer.evaluation import evaluate_run, objective_checkpoint
 from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, planned_jobs, write_primary
@@ -120,10 +126,7 @@ def _check_resume(run: RunDirectory, resume: str | None, multirun: bool,
     if resume is not None:
         run.checkpoint_path(resume)  # fail early, before anything is written
     elif run.has_progress() and not multirun and not printing:
-        raise RunDirectoryError(
-            f"{run.path} already holds training progress. Continue it with 'retro-gamer "
-            f"train {run.path} --resume latest' (overrides such as training_episodes=2000 "
-            "may be added), or create a new run with 'retro-gamer create'.")
+        raise RunHasProgress(run.path)
 
 
 def _choose_sweep_dir(run: RunDirectory, argv: list[str], console: Console) -> Path | None:

@@ -40,7 +40,12 @@ import torch.nn.functional as F
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
-from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError, TrainingInterrupted
+from retro_gamer.errors import (
+    CheckpointError,
+    ConfigError,
+    RunHasProgress,
+    TrainingInterrupted,
+)
 from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
@@ -204,11 +209,7 @@ class DQNTrainer:
         hp = self.hp
         checkpoint = self._resume_state(resume)
         if checkpoint is None and self.run.has_progress():
-            raise RunDirectoryError(
-                f"{self.run.path} already holds training progress. Continue it with "
-                f"'retro-gamer train {self.run.path} --resume latest', or train a new run "
-                "in another directory (retro-gamer create --output NEW_DIR)."
-            )
+            raise RunHasProgress(self.run.path)
         if checkpoint:
             hp.seed = checkpoint["seed"]
         elif hp.seed is None:
