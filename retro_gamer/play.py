@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from blessed import Terminal
+from retro.errors import TerminalTooSmall
 from retro.input import InputSource
 
 from retro_gamer.agent import GreedyAgent
@@ -119,7 +120,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
     try:
         return _play_in_terminal(agent, terminal, episodes, framerate)
     except Exception as error:
-        if type(error).__name__ == "TerminalTooSmall":
+        if isinstance(error, TerminalTooSmall):
             raise RunDirectoryError(f"{error} Enlarge the terminal window and try again.") from None
         if isinstance(error, (RunDirectoryError, ConfigError)):
             raise

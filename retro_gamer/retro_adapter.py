@@ -4,7 +4,7 @@ Everything else comes from retro's public modules (``retro.game``,
 ``retro.input``, ``retro.views.terminal``). :data:`PRIVATE_NAMES` lists each
 private name; ``tests/test_adapters.py`` checks that they exist with the
 signatures used and behave as relied on, so a retro release that changes them
-fails that test by name. Tested on retro-games 2.5 (``TESTED_VERSIONS``).
+fails that test by name. Tested on retro-games 2.5.0 (``TESTED_VERSIONS``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from retro.input import _make_keystroke
 from retro.views._util import get_agent_character
 
-TESTED_VERSIONS = ">=2.5,<2.6"
+TESTED_VERSIONS = "retro-games 2.5.0 (pyproject.toml allows >=2.5)"
 
 # module, name, parameters: every private name this module uses, as it is called.
 PRIVATE_NAMES = (

@@ -42,7 +42,7 @@ import torch
 
 from retro_gamer import GameEnvironment, GameMetadata
 from retro_gamer.config import Hyperparameters
-from retro_gamer.errors import RetroGamerError
+from retro_gamer.errors import RetroGamerError, TrainingInterrupted
 from retro_gamer.evaluation import (
     Evaluation,
     evaluate,
@@ -203,9 +203,8 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     trainer.on_episode = on_episode
     try:
         trainer.train()
-    except Exception as error:  # the stop after the time budget raises TrainingInterrupted
-        if type(error).__name__ != "TrainingInterrupted":
-            raise
+    except TrainingInterrupted:  # the stop after the time budget
+        pass
     wall = time.perf_counter() - started["t"]
     env_steps = trainer.env_steps - started["env"]
     train_steps = trainer.train_steps - started["train"]
