@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from retro_gamer import memory
 from retro_gamer.config import GameMetadata
 from retro_gamer.errors import CheckpointError
 from retro_gamer.networks import QNetwork
@@ -39,6 +40,9 @@ class GreedyAgent:
         signature = dict(state.get("network", {}))
         try:
             signature["board_size"] = tuple(signature["board_size"])
+            memory.require(4 * memory.parameter_count(signature), f"The network in {path}",
+                           "The checkpoint declares a network larger than this machine can "
+                           "hold; use a checkpoint of a smaller run.")
             network = QNetwork(**signature)
             network.load_state_dict(state["model"])
         except (KeyError, TypeError, RuntimeError) as error:

@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -247,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_create(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.overrides import hyperparameter_overrides
+    from retro_gamer.run_dir import shell_path
     from retro_gamer.runs import create_run, planned_size
 
     ensure_cwd_importable()
@@ -255,10 +258,26 @@ def cmd_create(args, console: Console) -> int:
     values.update(hyperparameter_overrides(args.overrides))
     run = create_run(args.game, args.output, values)
     console.print(f"Created run directory [b]{escape(str(run.path))}[/b] for "
-                  f"{escape(args.game)}. Next: retro-gamer train {escape(str(run.path))}",
+                  f"{escape(args.game)}. Next: retro-gamer train {escape(shell_path(run.path))}",
                   soft_wrap=True)
     console.print(escape(planned_size(run)), highlight=False, soft_wrap=True)
+    _print_memory_estimate(run, console)
     return 0
+
+
+def _print_memory_estimate(run, console: Console) -> None:
+    from retro_gamer.memory import available_bytes, format_bytes
+    from retro_gamer.runs import memory_estimate
+
+    needed = memory_estimate(run)
+    if needed is None:
+        return
+    line = f"Training will need {needed.describe()} of memory."
+    available = available_bytes()
+    if available is not None and needed.total > available:
+        line += (f" This machine has {format_bytes(available)} available: lower "
+                 "memory_capacity, layer_size or n_layers before training.")
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def cmd_train(args, console: Console) -> int:
@@ -380,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
+    previous = _stop_on_sigterm()
     console = Console()
     errors = Console(stderr=True)
     try:
@@ -399,8 +419,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        errors.print("Interrupted.")
+        errors.print("[bold yellow]stopped:[/bold yellow] interrupted (files are only ever "
+                     "replaced whole: none is left half-written).", highlight=False)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``kill``, a scheduler's stop) during start-up stops like Ctrl+C, with the
+    same message, instead of ending the process silently; training installs its own
+    handler. Returns the handler to put back (``None`` off the main thread)."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,15 @@ class GameEnvironment:
         exploration_turns: int = 200,
         rng: random.Random | None = None,
     ):
+        # Without an rng, discovery is seeded all the same (seed 0): environments built
+        # alike must see the same characters, hence the same observation size.
         self.create_game = create_game
         self.metadata = metadata
         self._module = metadata.module or getattr(create_game, "__module__", "the game")
         character_set = metadata.character_set
         if character_set is None:
             character_set = discover_characters(
-                create_game, metadata.actions, exploration_turns, rng or random.Random()
+                create_game, metadata.actions, exploration_turns, rng or random.Random(0)
             )
         self.game = None
         self._input = ProgrammaticInput()
@@ -168,9 +170,24 @@ def _number(state, key: str, module: str) -> float:
 def random_play(
     create_game: Callable[[], Any], actions: Sequence[str], turns: int, rng: random.Random
 ) -> Iterator[Any]:
-    """Play ``turns`` random turns (new games as needed), yielding the game after each change."""
+    """Play ``turns`` random turns (new games as needed), yielding the game after each change.
+
+    ``rng`` picks the keys and seeds the games: retro games draw from Python's global
+    ``random``, which is seeded from ``rng`` for these turns and restored afterwards, so
+    the same ``rng`` sees the same games in any process and the caller's stream is
+    left as it was.
+    """
     keys = [*actions, None]
     source = ProgrammaticInput()
+    outer = random.getstate()
+    random.seed(rng.getrandbits(64))
+    try:
+        yield from _random_turns(create_game, keys, source, turns, rng)
+    finally:
+        random.setstate(outer)
+
+
+def _random_turns(create_game, keys, source, turns: int, rng: random.Random) -> Iterator[Any]:
     game = None
     for _ in range(turns):
         if game is None or not game.playing:

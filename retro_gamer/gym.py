@@ -39,7 +39,10 @@ class RetroGameEnv(gymnasium.Env):
     ``terminated`` is true when the game itself ends; ``truncated`` when
     ``max_turns_per_episode`` turns pass first, as Gymnasium's time limits do.
     ``reset(seed=...)`` seeds Python's ``random`` module, which retro games draw
-    from, so a seed fixes the whole episode.
+    from, so a seed fixes the whole episode. ``discovery_seed`` seeds the random
+    turns that discover the characters when the description lists none: adapters
+    built with the same one (as vectorised environments are) share one
+    observation space.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 12}
@@ -49,6 +52,7 @@ class RetroGameEnv(gymnasium.Env):
                  metadata: GameMetadata | None = None,
                  max_turns_per_episode: int = 2000,
                  exploration_turns: int = 200,
+                 discovery_seed: int = 0,
                  render_mode: str | None = None):
         if game is not None:
             metadata = GameMetadata.from_pyproject(game)
@@ -59,7 +63,8 @@ class RetroGameEnv(gymnasium.Env):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
         self.max_turns_per_episode = max_turns_per_episode
-        self.env = GameEnvironment(create_game, metadata, exploration_turns=exploration_turns)
+        self.env = GameEnvironment(create_game, metadata, exploration_turns=exploration_turns,
+                                   rng=random.Random(discovery_seed))
         board_size = self.env.observation_size - len(metadata.observe_state)
         low = np.concatenate([np.zeros(board_size, np.float32),
                               np.full(len(metadata.observe_state), -np.inf, np.float32)])

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from retro_gamer.errors import ConfigError, RunDirectoryError
 from retro_gamer.progress import counted, moving_average
-from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, atomic_write, is_sweep_directory
+from retro_gamer.run_dir import (
+    CONFIG_NAME,
+    RunDirectory,
+    atomic_write,
+    is_sweep_directory,
+    shell_path,
+)
 
 DPI = 100
 RUN_SIZE = (11.0, 7.5)  # inches: 1100 x 750 pixels
@@ -49,7 +55,7 @@ def plot_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = None
     episodes = run.episodes()
     if not episodes:
         raise RunDirectoryError(f"{run.path} has no episodes to plot yet. Train it first: "
-                                f"retro-gamer train {run.path}")
+                                f"retro-gamer train {shell_path(run.path)}")
     window = window or default_window(len(episodes))
     x = [ep["episode"] for ep in episodes]
     figure, axes = _figure(RUN_SIZE, 2, 2)

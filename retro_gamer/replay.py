@@ -89,16 +89,31 @@ class ReplayBuffer:
         state.update(position=self.position, size=self.size, capacity=self.capacity)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        if state["capacity"] != self.capacity:
-            raise ValueError(
-                f"the saved replay buffer holds {state['capacity']} transitions, "
-                f"this one {self.capacity}"
-            )
-        n = state["size"]
+    def load_state_dict(self, state: dict) -> int:
+        """Restore a saved buffer; return how many transitions were kept.
+
+        A buffer saved with another capacity keeps its newest transitions, as many as
+        fit (a larger buffer keeps them all).
+        """
+        if state["capacity"] == self.capacity:  # the saved slots as they were: exact resume
+            order = np.arange(int(state["size"]))
+            position = int(state["position"])
+        else:
+            order = self._chronological(state)[-self.capacity:]
+            position = len(order) % self.capacity
+        n = len(order)
         for name in self.FIELDS:
-            getattr(self, name)[:n] = np.asarray(state[name])
-        self.position, self.size = state["position"], n
+            getattr(self, name)[:n] = np.asarray(state[name])[order]
+        self.position, self.size = position, n
+        return n
+
+    @staticmethod
+    def _chronological(state: dict) -> np.ndarray:
+        """Slots of a saved buffer from its oldest transition to its newest."""
+        size, position = int(state["size"]), int(state["position"])
+        if size < int(state["capacity"]):
+            return np.arange(size)
+        return np.concatenate([np.arange(position, size), np.arange(position)])
 
 
 class PrioritizedReplayBuffer(ReplayBuffer):
@@ -147,11 +162,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
                      max_priority=self.max_priority)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
+    def load_state_dict(self, state: dict) -> int:
+        n = super().load_state_dict(state)
+        priorities = np.asarray(state["priorities"])
+        if state["capacity"] != self.capacity:
+            priorities = priorities[self._chronological(state)][-n:] if n else priorities[:0]
         self.tree = SumTree(self.capacity)
-        self.tree.update(np.arange(self.size), np.asarray(state["priorities"]))
+        self.tree.update(np.arange(n), priorities[:n])
         self.max_priority = float(state["max_priority"])
+        return n
 
 
 def make_replay(prioritized: bool, capacity: int, board_shape: tuple[int, int], n_extras: int,

@@ -23,7 +23,13 @@ from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.json_values import json_safe
 from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, counted, moving_average, resample
-from retro_gamer.run_dir import CONFIG_NAME, RunDirectory, SweepDirectory, is_sweep_directory
+from retro_gamer.run_dir import (
+    CONFIG_NAME,
+    RunDirectory,
+    SweepDirectory,
+    is_sweep_directory,
+    shell_path,
+)
 
 CHART_WIDTH = 60  # characters; the chart holds two points per character
 CHART_HEIGHT = 6
@@ -74,8 +80,9 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
         "recent_episodes": episodes[-recent:],
         "learning_curve": _learning_curve(episodes, window),
         "result": run.read_result(),
-        "checkpoints": [_checkpoint_row(run, path) for path in _listed_checkpoints(run)],
+        "checkpoints": _checkpoint_rows(run),
         "training_evaluations": run.training_evaluations(),
+        "folder_size_bytes": run.folder_size(),
         "evaluations": [_evaluation_row(record) for record in run.evaluations()],
         "sweeps": [_sweep_overview(path) for path in run.sweep_dirs()],
     })
@@ -184,11 +191,18 @@ def _learning_curve(episodes: list[dict], window: int) -> dict:
             "moving_average": resample(moving_average(returns, window), points)}
 
 
-def _checkpoint_row(run: RunDirectory, path: Path) -> dict:
-    stat = path.stat()
-    return {"name": path.stem, "episode": run.checkpoint_episode(path),
-            "size_bytes": stat.st_size,
-            "modified": dt.datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds")}
+def _checkpoint_rows(run: RunDirectory) -> list[dict]:
+    """One row per checkpoint; ``on_line`` is false for one a resume from an earlier
+    checkpoint left behind (abandoned: kept, never chosen as ``latest``)."""
+    lines = run.episode_lines()
+    rows = []
+    for path in run.checkpoints():
+        stat = path.stat()
+        rows.append({"name": path.stem, "episode": run.checkpoint_episode(path),
+                     "on_line": run.on_line(path, lines), "size_bytes": stat.st_size,
+                     "modified": dt.datetime.fromtimestamp(stat.st_mtime)
+                     .isoformat(timespec="seconds")})
+    return rows
 
 
 def _evaluation_row(record: dict) -> dict:
@@ -281,7 +295,7 @@ def render_run(summary: dict, console: Console) -> None:
     if summary.get("sweeps"):
         console.print(_sweeps_table(summary["sweeps"]))
         console.print("Leaderboard of a sweep: retro-gamer info "
-                      + escape(summary["sweeps"][-1]["sweep_dir"]), highlight=False,
+                      + escape(shell_path(summary["sweeps"][-1]["sweep_dir"])), highlight=False,
                       soft_wrap=True)
 
 
@@ -301,6 +315,7 @@ def _game_panel(summary: dict) -> Panel:
         ("observe_state", ", ".join(game["observe_state"]) or "(none)"),
         ("network", summary["network"]),
         ("episodes", f"{summary['episodes_done']} of {summary['episodes_total']} trained"),
+        ("folder", f"{_size(summary['folder_size_bytes'])} on disk"),
     ]
     if stats.get("episodes"):
         rows.append(("returns", f"best {stats['best_return']:g} (episode "
@@ -355,7 +370,7 @@ def _print_episodes(summary: dict, console: Console) -> None:
     episodes = summary["recent_episodes"]
     if not episodes:
         console.print("No episodes trained yet. Start with: retro-gamer train "
-                      + escape(summary["run_dir"]), highlight=False, soft_wrap=True)
+                      + escape(shell_path(summary["run_dir"])), highlight=False, soft_wrap=True)
         return
     curve = summary["learning_curve"]
     chart = chart_text(curve["moving_average"], CHART_WIDTH, CHART_HEIGHT)
@@ -387,9 +402,12 @@ def _print_checkpoints(summary: dict, console: Console) -> None:
     for cp in summary["checkpoints"]:
         episode = str(cp["episode"]) if cp["episode"] is not None and cp["episode"] >= 0 \
             else "?"
-        table.add_row(cp["name"], episode, _size(cp["size_bytes"]),
-                      cp["modified"].replace("T", " "))
+        name = cp["name"] if cp.get("on_line", True) else f"{cp['name']} (abandoned)"
+        table.add_row(name, episode, _size(cp["size_bytes"]), cp["modified"].replace("T", " "))
     console.print(table)
+    if not all(cp.get("on_line", True) for cp in summary["checkpoints"]):
+        console.print("Abandoned: left behind when training resumed from an earlier "
+                      "checkpoint; kept, but never chosen by --resume latest.")
 
 
 def _evaluation_table(evaluations: list[dict]) -> Table:

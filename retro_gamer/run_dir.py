@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import json
 import math
 import os
 import pickle
 import re
+import shlex
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -101,7 +104,25 @@ os.umask(_UMASK)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old file or the new, never half."""
+    """Replace ``path`` with ``data`` so that readers see the old file or the new, never half.
+
+    A file system error (a full disk, a read-only folder) leaves the old file as it
+    was and is raised as :class:`RunDirectoryError` naming the file.
+    """
+    created = not path.parent.exists()
+    try:
+        _atomic_write(path, data)
+    except OSError as error:
+        if created:  # a folder made for this file alone (eval/) goes again
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+        raise RunDirectoryError(
+            f"Could not write {path}: {error.strerror or error}. Nothing was half-written; "
+            "free some disk space (or fix the folder's permissions) and run the command again."
+        ) from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -110,7 +131,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces a symbolic link itself, never the file it points to
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -123,6 +144,81 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dir_fd)
 
 
+def read_regular(path: Path, what: str = "file") -> bytes:
+    """The bytes of ``path``, refusing anything but a regular file (a FIFO would hang).
+
+    Raises :class:`FileNotFoundError` when it is missing, and
+    :class:`RunDirectoryError` naming the file for a FIFO, device or folder.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RunDirectoryError(
+                f"{path} is not a regular file (a pipe, device or folder), so the {what} was "
+                "not read. Move it away, or restore the file.")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def shell_path(path: str | os.PathLike) -> str:
+    """``path`` quoted for a shell, so a suggested command can be pasted as it is."""
+    return shlex.quote(str(path))
+
+
+def content_digest(value: Any) -> str:
+    """SHA-256 of a checkpoint's contents: every tensor's bytes, shape and dtype, and every
+    other value's type and ``repr``, in the order they are stored.
+
+    Computed from the loaded data, not the file's bytes, so it checks exactly what a
+    resume uses; a flipped byte anywhere that survives unpickling changes it.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, torch.Tensor):
+            flat = item.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"T{item.dtype}{tuple(item.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        elif isinstance(item, dict):
+            digest.update(f"D{len(item)}".encode())
+            for key, inner in item.items():
+                digest.update(repr(key).encode())
+                walk(inner)
+        elif isinstance(item, (list, tuple)):
+            digest.update(f"L{len(item)}".encode())
+            for inner in item:
+                walk(inner)
+        else:
+            digest.update(f"{type(item).__name__}:{item!r};".encode())
+
+    walk(value)
+    return digest.hexdigest()
+
+
+class LogDigest:
+    """Running SHA-256 of training.log's episode lines: which line of training a
+    checkpoint is on (two lines that differ in one episode differ in their digests)."""
+
+    def __init__(self, lines: list[str] = ()):
+        self._digest = hashlib.sha256()
+        for line in lines:
+            self.add(line)
+
+    def add(self, line: str) -> None:
+        self._digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def episode_digest(lines: list[str]) -> str:
+    return LogDigest(lines).hexdigest()
+
+
 class RunDirectory:
     """A training run's folder: its config, its log and its checkpoints."""
 
@@ -132,6 +228,9 @@ class RunDirectory:
         self.log_path = self.path / LOG_NAME
         self.checkpoint_dir = self.path / CHECKPOINT_DIR
         self.tensorboard_dir = self.path / "tensorboard"
+        # Digest of the episode lines this process has written: stamped into each
+        # checkpoint, so ``latest`` can tell the current line of training from an abandoned one.
+        self.log_digest: LogDigest | None = None
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
@@ -149,8 +248,21 @@ class RunDirectory:
         import fcntl
 
         path = self.path / LOCK_NAME
+        self.refuse_links()
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # O_NOFOLLOW: a link planted here must never aim the lock at another file
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            except OSError as error:
+                raise RunDirectoryError(
+                    f"{path} is a symbolic link or not a regular file ({error.strerror}). "
+                    "retro-gamer never writes through a link in a run folder: delete it "
+                    "(it only marks a training in progress) and run the command again."
+                ) from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise RunDirectoryError(
+                    f"{path} is not a regular file. Delete it (it only marks a training in "
+                    "progress) and run the command again.")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -176,13 +288,27 @@ class RunDirectory:
                 os.unlink(path)
             os.close(fd)
 
+    def refuse_links(self) -> None:
+        """Refuse a run folder whose sub-folders are symbolic links.
+
+        Training creates and deletes files in ``checkpoints/`` (temporary files,
+        replay buffers); through a link it would delete files in another folder.
+        """
+        for folder in (self.checkpoint_dir, self.eval_dir, self.tensorboard_dir,
+                       self.sweeps_dir):
+            if folder.is_symlink():
+                raise RunDirectoryError(
+                    f"{folder} is a symbolic link (to {os.readlink(folder)}). retro-gamer "
+                    "creates and deletes files in it, and never does so through a link: "
+                    f"replace the link by a real folder (copy its files in) and run again.")
+
     # ----------------------------------------------------------------- config.toml
 
     def require_config(self) -> None:
         if not self.path.is_dir():
             raise RunDirectoryError(
                 f"{self.path} is not a run directory (it does not exist). Create one with "
-                f"'retro-gamer create --game MODULE --output {self.path}'."
+                f"'retro-gamer create --game MODULE --output {shell_path(self.path)}'."
             )
         if not self.config_path.is_file():
             raise RunDirectoryError(
@@ -214,7 +340,7 @@ class RunDirectory:
     def read_document(self) -> tomlkit.TOMLDocument:
         self.require_config()
         try:
-            text = self.config_path.read_text(encoding="utf-8")
+            text = read_regular(self.config_path, "configuration").decode("utf-8")
             return tomlkit.parse(text)
         except UnicodeDecodeError:
             raise ConfigError(f"{self.config_path} is not UTF-8 text.") from None
@@ -240,6 +366,8 @@ class RunDirectory:
                     table.pop(key, None)
                 elif current.get(key) == value and type(current[key]) is type(value):
                     continue  # unchanged: keep the user's own formatting of it
+                elif _resolves_to(current.get(key), value):
+                    continue  # an interpolation such as ${oc.env:HOME}: keep it as typed
                 else:
                     table[key] = value
         config_from_document(doc, str(self.config_path))  # never write an invalid file
@@ -247,11 +375,16 @@ class RunDirectory:
 
     # ---------------------------------------------------------------- training.log
 
-    def episode_lines(self) -> list[str]:
-        if not self.log_path.is_file():
+    def log_lines(self) -> list[str]:
+        """training.log's lines; a byte that is not UTF-8 is kept as it is, never fatal."""
+        try:
+            data = read_regular(self.log_path, "training log")
+        except FileNotFoundError:
             return []
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return [line for line in text.splitlines() if EPISODE_LINE.match(line)]
+        return data.decode("utf-8", "surrogateescape").splitlines()
+
+    def episode_lines(self) -> list[str]:
+        return [line for line in self.log_lines() if EPISODE_LINE.match(line)]
 
     def episodes(self) -> list[dict]:
         """Episode lines parsed: episode, total_reward, steps, epsilon, avg_loss."""
@@ -283,52 +416,64 @@ class RunDirectory:
 
     def start_log(self, header: str) -> None:
         atomic_write(self.log_path, (header.rstrip("\n") + "\n").encode("utf-8"))
+        self.log_digest = LogDigest()
 
-    def truncate_log_after(self, episode: int, marker: str) -> None:
+    def truncate_log_after(self, episode: int, marker: str) -> list[str]:
         """Drop episode and evaluation lines past ``episode`` (written after the checkpoint),
         then add ``marker``.
 
         Used on resume, so the log's episode lines are exactly those of an
-        uninterrupted run.
+        uninterrupted run. Returns the episode lines kept.
         """
-        kept = []
-        if self.log_path.is_file():
-            for line in self.log_path.read_text(encoding="utf-8").splitlines():
-                match = EPISODE_LINE.match(line) or EVAL_LINE.match(line)
-                if match and int(match.group(1)) > episode:
-                    continue
-                kept.append(line)
-        kept.append(marker)
-        atomic_write(self.log_path, ("\n".join(kept) + "\n").encode("utf-8"))
+        kept = [line for line in self.log_lines()
+                if not ((match := EPISODE_LINE.match(line) or EVAL_LINE.match(line))
+                        and int(match.group(1)) > episode)]
+        text = "\n".join([*kept, marker]) + "\n"
+        atomic_write(self.log_path, text.encode("utf-8", "surrogateescape"))
+        episodes = [line for line in kept if EPISODE_LINE.match(line)]
+        self.log_digest = LogDigest(episodes)
+        return episodes
 
     def append_log(self, line: str) -> None:
-        with open(self.log_path, "a", encoding="utf-8") as handle:
+        # O_NOFOLLOW: a link planted as training.log must not send lines into another file.
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                     0o666)
+        with os.fdopen(fd, "a", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(line + "\n")
             handle.flush()
+        if self.log_digest is not None and EPISODE_LINE.match(line):
+            self.log_digest.add(line)
 
     # ---------------------------------------------------------------- checkpoints
 
     def checkpoints(self) -> list[Path]:
-        """Checkpoint files, oldest episode first and ``final.pt`` last."""
+        """Checkpoint files (regular files only), oldest episode first and ``final.pt`` last."""
         if not self.checkpoint_dir.is_dir():
             return []
-        found = [p for p in self.checkpoint_dir.iterdir() if CHECKPOINT_NAME.match(p.name)]
+        found = [p for p in self.checkpoint_dir.iterdir()
+                 if CHECKPOINT_NAME.match(p.name) and p.is_file()]
         return sorted(found, key=_checkpoint_order)
 
     def checkpoint_path(self, name: str) -> Path:
         """Resolve ``final``, ``latest``, ``ep_0100``, a path relative to ``checkpoints/``,
-        or an absolute path, to an existing file."""
+        or an absolute path, to an existing file.
+
+        ``latest`` is the newest checkpoint of the current line of training: one whose
+        episode lines (a digest saved in it) are those of ``training.log``. A checkpoint
+        left behind when training resumed from an earlier one is *abandoned*: kept,
+        never chosen as ``latest``.
+        """
         if name == "latest":
-            found = self.checkpoints()
-            if not found:
-                raise CheckpointError(f"{self.path} has no checkpoints yet to resume from.")
-            return max(found, key=lambda p: (_saved_episode(p), p.name == "final.pt"))
+            return self.latest_checkpoint()
         candidates = [Path(name)] if Path(name).is_absolute() else [
             self.checkpoint_dir / name, self.checkpoint_dir / f"{name}.pt", Path(name),
         ]
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
+            if candidate.exists() and not candidate.is_dir():
+                raise CheckpointError(f"{candidate} is not a regular file (a pipe or device), "
+                                      "so it was not opened. Name a checkpoint file.")
         if name in (BEST_NAME, f"{BEST_NAME}.pt"):
             raise CheckpointError(
                 f"{self.path} has no best checkpoint yet: checkpoints/best.pt is saved by the "
@@ -349,6 +494,43 @@ class RunDirectory:
         """``checkpoints/best.pt``: the checkpoint with the best evaluation during training."""
         return self.checkpoint_dir / f"{BEST_NAME}.pt"
 
+    def latest_checkpoint(self) -> Path:
+        found = self.checkpoints()
+        if not found:
+            raise CheckpointError(f"{self.path} has no checkpoints yet to resume from.")
+        lines = self.episode_lines()
+        ordered = sorted(found, key=lambda p: (_saved_episode(p), p.name == "final.pt"))
+        if not lines:  # no log to follow (removed, or checkpoints made by the Python API)
+            return ordered[-1]
+        for path in reversed(ordered):
+            if peek_checkpoint(path) is None:
+                self.load_checkpoint(path)  # raises why it cannot be read
+            elif self.on_line(path, lines):
+                return path
+        raise CheckpointError(
+            f"None of the checkpoints in {self.checkpoint_dir} matches the episodes in "
+            f"{self.log_path} (the log was edited, damaged or removed), so 'latest' is "
+            "unknown. Name the checkpoint to continue from, e.g. --resume "
+            f"{ordered[-1].stem} (available: {', '.join(p.stem for p in found)}).")
+
+    def on_line(self, path: Path, lines: list[str] | None = None) -> bool:
+        """True when ``path`` is on the current line of training (see :meth:`checkpoint_path`).
+
+        A checkpoint saved before line digests existed counts when its episode is in the log.
+        """
+        info = peek_checkpoint(path)
+        if info is None:
+            return False
+        lines = self.episode_lines() if lines is None else lines
+        if not lines:  # no log to follow: every checkpoint counts (see latest_checkpoint)
+            return True
+        episode = int(info.get("episode", -1))
+        upto = [line for line in lines if int(EPISODE_LINE.match(line).group(1)) <= episode]
+        if episode < 0 or len(upto) < episode:
+            return False
+        saved = info.get("log_digest")
+        return saved is None or saved == episode_digest(upto)
+
     def named_checkpoint(self, episode: int | None) -> Path:
         """``checkpoints/ep_NNNN.pt``, or ``final.pt`` for ``None``."""
         name = "final.pt" if episode is None else f"ep_{episode:04d}.pt"
@@ -357,27 +539,51 @@ class RunDirectory:
     def replay_path(self, checkpoint: Path) -> Path:
         return checkpoint.with_name(checkpoint.stem + ".replay.pt")
 
-    def save_checkpoint(self, path: Path, state: dict, replay: dict | None = None) -> None:
-        """Write a checkpoint (and its replay companion), atomically."""
+    def save_checkpoint(self, path: Path, state: dict, replay: dict | None = None,
+                        resume_only: tuple[str, ...] = ()) -> None:
+        """Write a checkpoint (and its replay companion), atomically, with a checksum.
+
+        The newest checkpoint is complete; ``resume_only`` names what only a resume needs
+        (optimizer, target network, random states): it is dropped from the checkpoint
+        that was newest before, with its replay companion, so a run keeps it once.
+        """
+        self.refuse_links()
+        if self.log_digest is not None:
+            state = {**state, "log_digest": self.log_digest.hexdigest()}
         if replay is not None:
-            atomic_write(self.replay_path(path), _torch_bytes(replay))
-        atomic_write(path, _torch_bytes(state))
-        if replay is not None:
-            # Only the newest companion is kept (it is large, and the newest checkpoint is
-            # what a resume uses). Removed only now: a crash before this line leaves the
-            # previous checkpoint's companion in place.
-            for old in self.checkpoint_dir.glob("*.replay.pt"):
-                if old != self.replay_path(path):
-                    with contextlib.suppress(OSError):
-                        old.unlink()
+            atomic_write(self.replay_path(path), _torch_bytes(_with_checksum(replay)))
+        atomic_write(path, _torch_bytes(_with_checksum(state)))
+        if replay is None:
+            return
+        # Removed only now: a crash before this line leaves the previous complete
+        # checkpoint and its companion in place.
+        for old in self.checkpoint_dir.glob("*.replay.pt"):
+            if old == self.replay_path(path) or old.is_symlink():
+                continue
+            owner = old.with_name(old.name[: -len(".replay.pt")] + ".pt")
+            if resume_only and owner.is_file() and not owner.is_symlink():
+                self._slim(owner, resume_only)
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+    def _slim(self, path: Path, drop: tuple[str, ...]) -> None:
+        try:
+            state = self.load_checkpoint(path)
+        except CheckpointError:
+            return  # damaged already: leave it for the user to see
+        if any(key in state for key in drop):
+            slim = {k: v for k, v in state.items() if k not in drop}
+            atomic_write(path, _torch_bytes(_with_checksum(slim)))
 
     def remove_partial_writes(self) -> None:
         """Delete temporary files a killed process left behind mid-write."""
+        self.refuse_links()
         for folder in (self.path, self.checkpoint_dir):
             if folder.is_dir():
                 for leftover in folder.glob(".*.tmp"):
-                    with contextlib.suppress(OSError):
-                        leftover.unlink()
+                    if leftover.is_file() and not leftover.is_symlink():
+                        with contextlib.suppress(OSError):
+                            leftover.unlink()
 
     def load_checkpoint(self, path: Path) -> dict:
         return load_torch_file(path, "checkpoint")
@@ -385,6 +591,17 @@ class RunDirectory:
     def load_replay(self, checkpoint: Path) -> dict | None:
         path = self.replay_path(checkpoint)
         return load_torch_file(path, "replay buffer") if path.is_file() else None
+
+    def folder_size(self) -> int:
+        """Bytes of every regular file in the run folder (links not followed)."""
+        total = 0
+        for root, _, files in os.walk(self.path):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    info = os.lstat(os.path.join(root, name))
+                    if stat.S_ISREG(info.st_mode):
+                        total += info.st_size
+        return total
 
     # ------------------------------------------- results, evaluations, plots, sweeps
 
@@ -444,8 +661,8 @@ class RunDirectory:
         Read without taking the lock, so asking never gets in a trainer's way.
         """
         try:
-            text = (self.path / LOCK_NAME).read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
+            text = read_regular(self.path / LOCK_NAME).decode("utf-8", "replace").strip()
+        except (OSError, RunDirectoryError):
             return "free"
         match = re.match(r"^process (\d+) on (\S+)$", text)
         if match and match.group(2) == os.uname().nodename:
@@ -553,15 +770,22 @@ def check_same_game(state: dict, metadata: GameMetadata, path: Path) -> None:
 
 
 def load_torch_file(path: Path, what: str) -> dict:
-    """Load a torch file as data only: a file that would run code is refused unread."""
+    """Load a torch file as data only: a file that would run code is refused unread.
+
+    Only a regular file is opened; a saved checksum (see :func:`content_digest`) is
+    verified, so a file damaged on disk or in a copy is refused, naming it.
+    """
     import torch  # imported here: commands that never touch a checkpoint start faster
 
     try:
+        data = read_regular(path, what)
         with warnings.catch_warnings():  # torch warns about pickle protocols: noise to a user
             warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"The {what} {path} does not exist.") from None
+    except RunDirectoryError as error:
+        raise CheckpointError(str(error)) from None
     except pickle.UnpicklingError:
         # Not torch's own text: it suggests weights_only=False, i.e. running the file's code.
         raise CheckpointError(
@@ -577,7 +801,39 @@ def load_torch_file(path: Path, what: str) -> dict:
         ) from None
     if not isinstance(state, dict) or (what == "checkpoint" and "model" not in state):
         raise CheckpointError(f"{path} is a torch file but not a retro-gamer {what}.")
+    saved = state.pop("checksum", None)
+    if saved is not None and saved != content_digest(state):
+        raise CheckpointError(
+            f"{path} is damaged: its contents no longer match the checksum saved in it (the "
+            "disk or a copy changed it). Use another checkpoint (retro-gamer info lists them), "
+            "or copy the file again from where it came from.")
     return state
+
+
+def peek_checkpoint(path: Path) -> dict | None:
+    """A checkpoint's small fields (episode, line digest), read without loading its tensors'
+    data or checking its checksum; ``None`` when it cannot be read."""
+    if not path.is_file():
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        state = peek(path)  # without importing torch, which info would wait a second for
+        if isinstance(state, dict):
+            return {k: state[k] for k in ("episode", "log_digest") if k in state}
+    import torch  # a file the tensor-free reader cannot read: torch decides
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 -- any unreadable file is simply not peeked
+        return None
+    if not isinstance(state, dict):
+        return None
+    return {k: state[k] for k in ("episode", "log_digest") if k in state}
+
+
+def _with_checksum(state: dict) -> dict:
+    return {**state, "checksum": content_digest(state)}
 
 
 def _torch_bytes(state: dict) -> bytes:
@@ -592,14 +848,23 @@ def _saved_episode(path: Path) -> int:
     match = CHECKPOINT_NAME.match(path.name)
     if match and match.group(2):
         return int(match.group(2))
-    with contextlib.suppress(OSError, ValueError):  # final.pt: the episode is inside
-        state = peek(path)  # without importing torch, which info would wait a second for
-        if isinstance(state, dict) and "model" in state and isinstance(state.get("episode"), int):
-            return state["episode"]
-    try:  # a file the peek cannot read: torch.load decides (and words the problem)
-        return int(load_torch_file(path, "checkpoint").get("episode", 0))
-    except CheckpointError:
+    info = peek_checkpoint(path)  # final.pt: the episode it was saved at is inside
+    try:
+        return int(info.get("episode", 0)) if info is not None else -1
+    except (TypeError, ValueError):
         return -1
+
+
+def _resolves_to(typed: Any, value: Any) -> bool:
+    """True when ``typed`` is an OmegaConf interpolation (``${...}``) that resolves to ``value``."""
+    if not isinstance(typed, str) or "${" not in typed:
+        return False
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.create({"value": typed}).value == value
+    except Exception:  # noqa: BLE001 -- an interpolation that fails to resolve is a change
+        return False
 
 
 def _checkpoint_order(path: Path) -> tuple[int, int]:

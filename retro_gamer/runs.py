@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from retro_gamer.config import AUTO, GameMetadata, Hyperparameters
-from retro_gamer.errors import RunDirectoryError
+from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.games import find_create_game
-from retro_gamer.run_dir import RunDirectory
+from retro_gamer.memory import MemoryEstimate
+from retro_gamer.run_dir import RunDirectory, shell_path
 from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult, TurnStats
 
 
@@ -26,7 +28,7 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
     if run.config_path.exists():
         raise RunDirectoryError(
             f"{run.path} is already a run directory. Train it with 'retro-gamer train "
-            f"{run.path}', or choose a new --output for a new run."
+            f"{shell_path(run.path)}', or choose a new --output for a new run."
         )
     if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise RunDirectoryError(
@@ -34,7 +36,14 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
         )
     hyper = Hyperparameters.from_mapping(hyperparameters, "the options")
     metadata = GameMetadata.from_pyproject(module)
-    run.write_new_config(metadata, hyper)
+    existed = run.path.exists()
+    try:
+        run.write_new_config(metadata, hyper)
+    except RunDirectoryError:
+        if not existed:  # a failed create (a full disk) leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                run.path.rmdir()
+        raise
     return run
 
 
@@ -55,13 +64,40 @@ def planned_size(run: RunDirectory) -> str:
     return size_line(network) + (f" ({'; '.join(assumed)})" if assumed else "")
 
 
+def memory_estimate(run: RunDirectory) -> MemoryEstimate | None:
+    """What training this run will allocate (see :mod:`retro_gamer.memory`), from its
+    config and one instance of its game; ``None`` when the game cannot be created here.
+    Characters not yet discovered count as eight input channels."""
+    import dataclasses
+
+    from retro_gamer.games import make_game
+    from retro_gamer.memory import estimate
+    from retro_gamer.networks import count_parameters, planned_network
+
+    metadata, hyper = run.read_config()
+    try:
+        board = metadata.board_size or make_game(find_create_game(metadata.module),
+                                                 metadata.module).board_size
+    except RetroGamerError:
+        return None
+    metadata = dataclasses.replace(metadata, board_size=list(board),
+                                   character_set=metadata.character_set or ["?"] * 8)
+    network = planned_network(metadata, hyper)  # on torch's meta device: nothing allocated
+    signature = network.shape_signature()
+    signature["board_size"] = tuple(signature["board_size"])
+    return estimate(signature, hyper.memory_capacity, hyper.batch_size,
+                    hyper.prioritize_experiences, parameters=count_parameters(network))
+
+
 def open_trainer(run_dir: str | os.PathLike,
                  on_episode: Callable[[EpisodeStats], bool | None] | None = None,
                  on_note: Callable[[str], None] | None = None,
-                 on_turn: Callable[[TurnStats], None] | None = None) -> DQNTrainer:
-    """A trainer for the run described by ``run_dir/config.toml``."""
+                 on_turn: Callable[[TurnStats], None] | None = None,
+                 config: tuple[GameMetadata, Hyperparameters] | None = None) -> DQNTrainer:
+    """A trainer for the run described by ``run_dir/config.toml`` (or by ``config``, the
+    validated values to train with, which the trainer then records there)."""
     run = RunDirectory(run_dir)
-    metadata, hyper = run.read_config()
+    metadata, hyper = config if config is not None else run.read_config()
     create_game = find_create_game(metadata.module)
     return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
                       on_note=on_note, on_turn=on_turn, **hyper.to_dict())
@@ -70,18 +106,19 @@ def open_trainer(run_dir: str | os.PathLike,
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
               on_episode: Callable[[EpisodeStats], bool | None] | None = None,
               on_note: Callable[[str], None] | None = None,
-              on_turn: Callable[[TurnStats], None] | None = None) -> TrainingResult:
+              on_turn: Callable[[TurnStats], None] | None = None,
+              config: tuple[GameMetadata, Hyperparameters] | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
-    then :class:`~retro_gamer.errors.TrainingInterrupted`).
-
+    then :class:`~retro_gamer.errors.TrainingInterrupted`). ``config`` replaces what
+    ``config.toml`` says (it is written there once training has validated everything).
     With ``tensorboard = true`` the episodes also go to TensorBoard event files.
     """
     run = RunDirectory(run_dir)
-    _, hyper = run.read_config()
+    _, hyper = config if config is not None else run.read_config()
     if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode, on_note, on_turn).train(resume=resume)
+        return open_trainer(run_dir, on_episode, on_note, on_turn, config).train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
     board = TensorBoardLogger(run.tensorboard_dir)
@@ -91,6 +128,6 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
         return on_episode(stats) if on_episode is not None else None
 
     try:
-        return open_trainer(run_dir, both, on_note, on_turn).train(resume=resume)
+        return open_trainer(run_dir, both, on_note, on_turn, config).train(resume=resume)
     finally:
         board.close()

@@ -46,8 +46,15 @@ from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, planned_jobs, write_primary
 from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
 from retro_gamer.progress import TrainingProgress, counted
-from retro_gamer.run_dir import SWEEP_SUMMARY_NAME, RunDirectory, SweepDirectory, atomic_write
+from retro_gamer.run_dir import (
+    SWEEP_SUMMARY_NAME,
+    RunDirectory,
+    SweepDirectory,
+    atomic_write,
+    shell_path,
+)
 from retro_gamer.runs import train_run
+from retro_gamer.trainer import select_device
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
@@ -76,8 +83,8 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
 
     base_text = run.config_path.read_text(encoding="utf-8")
     hydra_defaults = {
-        "run": {"dir": str(run.path.resolve())},
-        "sweep": {"dir": str(run.sweeps_dir.resolve()) + "/${now:%Y-%m-%d_%H-%M-%S}",
+        "run": {"dir": literal(str(run.path.resolve()))},
+        "sweep": {"dir": literal(str(run.sweeps_dir.resolve())) + "/${now:%Y-%m-%d_%H-%M-%S}",
                   "subdir": "${hydra.job.num}_${rg_job_name:${hydra.job.override_dirname}}"},
         "job": {"config": {"override_dirname": {"kv_sep": "=", "item_sep": ","}}},
         "callbacks": {"summary": {"_target_": "retro_gamer.sweep.SweepSummary"}},
@@ -142,8 +149,18 @@ def _choose_sweep_dir(run: RunDirectory, argv: list[str], console: Console) -> P
                       "skipped, interrupted ones continue).", highlight=False)
     else:
         sweep_dir = reserved = reserve_sweep_dir(run)
-    argv.append(f"hydra.sweep.dir={override_rules.value_text(str(sweep_dir))}")
+    argv.append(f"hydra.sweep.dir={quoted_value(str(sweep_dir))}")
     return reserved
+
+
+def literal(text: str) -> str:
+    """``text`` for an OmegaConf value: a ``${`` in a folder's name is not an interpolation."""
+    return text.replace("${", "\\${")
+
+
+def quoted_value(text: str) -> str:
+    """``text`` as one quoted value of a Hydra override (spaces, commas, ``${`` kept as is)."""
+    return "'" + literal(text).replace("'", "\\'") + "'"
 
 
 def _run_with_primary(argv: list[str], task: TrainTask, primary_dir: Path, values: tuple,
@@ -271,7 +288,7 @@ def _print_run_result(run: RunDirectory, console: Console) -> None:
               if objective_checkpoint(run.path) == "best" else "after training")
     score = "" if objective is None else f" Greedy play {played}: mean return {objective:g}."
     console.print(f"Trained {counted(episodes, 'episode')}.{score} Watch the agent: "
-                  f"retro-gamer play {run.path}", highlight=False, soft_wrap=True)
+                  f"retro-gamer play {shell_path(run.path)}", highlight=False, soft_wrap=True)
 
 
 def task_overrides(overrides: list[str]) -> list[str]:
@@ -327,7 +344,7 @@ class TrainTask:
             except RetroGamerError as error:
                 self.error = error
                 return math.nan
-        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        job_dir = _job_dir()
         overrides = list(HydraConfig.get().overrides.task)
         run = RunDirectory(job_dir)
         started = time.time()
@@ -387,7 +404,7 @@ class TrainTask:
         # The lock is held through the evaluation too: a job whose lock is free is not running.
         with run.lock():
             run.remove_partial_writes()
-            apply_values(run, game, hyper)
+            config = apply_values(run, game, hyper)  # validated; written once training starts
             with TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
                     progress(stats)  # True asks the trainer to stop: the pruner said so
@@ -395,13 +412,21 @@ class TrainTask:
                                                                      stats.total_reward)
 
                 train_run(run.path, resume, on_episode=on_episode, on_note=progress.note,
-                          on_turn=progress.on_turn)
+                          on_turn=progress.on_turn, config=config)
             # eval_episodes = 0 skips the evaluation: such a run has no objective.
             objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:
             run.write_result({"overrides": [], "status": "done", "objective": objective,
                                 "error": None})
         return objective
+
+
+def _job_dir() -> Path:
+    """A sweep job's folder, from ``hydra.sweep.*`` rather than ``runtime.output_dir``:
+    Hydra stores the latter as a new string, so a ``${`` in a folder's name would be
+    interpolated a second time and the job would train somewhere else."""
+    hydra = HydraConfig.get()
+    return Path(hydra.sweep.dir) / str(hydra.sweep.subdir)
 
 
 def values_from(cfg: DictConfig) -> tuple[dict, dict]:
@@ -411,8 +436,13 @@ def values_from(cfg: DictConfig) -> tuple[dict, dict]:
     return game, data
 
 
-def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
-    """Validate the composed values and write them into the run's ``config.toml``."""
+def apply_values(run: RunDirectory, game: dict, hyper: dict
+                 ) -> tuple[GameMetadata, Hyperparameters]:
+    """Validate the composed values against the run and its game; return them.
+
+    Nothing is written here: the trainer records them in ``config.toml`` once it has
+    validated everything else (device, checkpoint, replay file, characters).
+    """
     metadata, current = run.read_config()
     new_hyper = Hyperparameters.from_mapping(hyper, "the composed config")
     try:
@@ -430,12 +460,13 @@ def apply_values(run: RunDirectory, game: dict, hyper: dict) -> None:
                 "the network's shape or the game the agent learned. Its weights cannot carry "
                 "over. Start a new run instead: retro-gamer create --game "
                 f"{metadata.module} --output NEW_DIR (then train it with your overrides).")
-    game_changes = {k: v for k, v in new_game.to_dict().items()
-                    if k in GameMetadata.DESCRIPTION_FIELDS and v != getattr(metadata, k)}
     # The reward and observed keys (perhaps overridden) must exist in the game's state.
     game = make_game(find_create_game(metadata.module), metadata.module)
     check_against_game(new_game, game, f"{run.config_path} with the overrides")
-    run.update_config(game=game_changes, hyper=new_hyper.to_dict())
+    select_device(new_hyper.device)
+    for name in GameMetadata.DESCRIPTION_FIELDS:
+        setattr(metadata, name, getattr(new_game, name))
+    return metadata, new_hyper
 
 
 class SweepSummary(Callback):

@@ -6,11 +6,12 @@ for ``final.pt`` that number is only inside the file. Loading it with
 :func:`peek` reads the file's pickle directly instead: a torch file written by
 ``torch.save`` is a zip archive whose ``<name>/data.pkl`` holds the object, with
 every tensor's bytes in separate entries. The unpickler below never imports or
-calls anything from the file: each class or function the pickle names becomes
-an inert :class:`Opaque` placeholder, and tensor storages are not read. So
-numbers, strings, lists and dicts come back as they are, tensors as placeholders.
-Anything else (an old non-zip format, a damaged file) raises :class:`ValueError`;
-callers then fall back to ``torch.load``.
+calls anything the file names: torch's classes and functions (tensors, storages,
+dtypes) become inert :class:`Opaque` placeholders, tensor storages are not read,
+and any other name makes it give up. So numbers, strings, lists and dicts come
+back as they are, tensors as placeholders. Anything else (an old non-zip
+format, a damaged file, a pickle naming other code) raises :class:`ValueError`;
+callers then fall back to ``torch.load``, which decides (and refuses code).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ class _InertUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in PLAIN:
             return super().find_class(module, name)
-        return Opaque
+        if module == "torch" or module.startswith("torch."):
+            return Opaque  # a tensor, storage or dtype: not needed, never imported
+        # Anything else is not what retro-gamer writes: torch.load decides (and refuses code).
+        raise pickle.UnpicklingError(f"names {module}.{name}")
 
     def persistent_load(self, pid):
         return None  # a tensor's storage: left in the archive, unread

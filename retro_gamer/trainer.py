@@ -37,12 +37,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from retro_gamer import memory
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import (
     CheckpointError,
     ConfigError,
+    RunDirectoryError,
     RunHasProgress,
     TrainingInterrupted,
 )
@@ -50,10 +52,21 @@ from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
 from retro_gamer.rewards import RewardScaler
-from retro_gamer.run_dir import RunDirectory, check_same_game, episode_line, eval_line
+from retro_gamer.run_dir import (
+    RunDirectory,
+    check_same_game,
+    episode_line,
+    eval_line,
+    shell_path,
+)
 from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 CHECKPOINT_FORMAT = 1
+# What only a resume needs; the run directory keeps it in the newest checkpoint alone.
+RESUME_ONLY = ("target", "optimizer", "rng")
+STOP_GRACE = 1.0  # seconds an episode may go on after a stop request before it is ended
+REQUIRED_FIELDS = ("model", "network", "character_set", "actions", "epsilon", "learning_rate",
+                   "episode", "env_steps", "train_steps", "seed")
 
 
 # Long episodes (a large board, a good player) can run for minutes: the progress display
@@ -84,10 +97,23 @@ class RewardClipWarning(UserWarning):
 
 
 def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU."""
+    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU.
+
+    Raises :class:`ConfigError` for a device this torch cannot use (checked before
+    anything is written, so a refused run is left as it was).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    mps = getattr(torch.backends, "mps", None)
+    usable = {"cuda": torch.cuda.is_available,
+              "mps": lambda: mps is not None and mps.is_available()}.get(device.type)
+    if usable is not None and not usable():
+        raise ConfigError(
+            f"device = {name!r}, but this installation of torch ({torch.__version__}) cannot "
+            f"use a {device.type.upper()} device here. Set device=cpu (or device=auto, which "
+            "picks a GPU when there is one).")
+    return device
 
 
 def decayed(value: float, decay: float, floor: float = 0.0) -> float:
@@ -201,6 +227,8 @@ class DQNTrainer:
         self.on_note = on_note  # one-line facts for the user: the network's size
         self.on_turn = on_turn
         self.stop_requested = False
+        self.stop_time = 0.0
+        self.cut_short: int | None = None  # turns of an episode a stop request ended early
 
     # The loop -----------------------------------------------------------------
 
@@ -233,7 +261,6 @@ class DQNTrainer:
                                    rng=random.Random(seed))
         metadata.character_set = list(self.env.character_set)
         metadata.board_size = list(self.env.board_size)
-        self._record_config()
         self._build(self.env.encoder.n_channels)
         width, height = self.env.board_size
         n_stored = len(self._observed_extras(self.env.board, self.env.extras))
@@ -245,32 +272,43 @@ class DQNTrainer:
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
         self.reward_scaler = RewardScaler(hp.reward_clip, hp.reward_scaling)
         self.best_evaluation: dict | None = None
-        if checkpoint:
-            self._restore(checkpoint, resume)
-        else:
-            self.run.start_log(self._header())
-        self._report_size()
-
+        note = self._restore(checkpoint) if checkpoint else None
         started = time.perf_counter()
         last_saved: Path | None = None
-        with self._stop_on_signals():
-            while self.episode < hp.training_episodes and not self.stop_requested:
+        # Everything is validated and loaded: only now is the first byte written, and from
+        # here on a stop request is met by saving (never by leaving the run half-begun).
+        with self._stop_on_signals(), self._naming_failed_writes():
+            self._start_writing(checkpoint, note)
+            while self.episode < hp.training_episodes:
                 self._play_episode(started)
                 if hp.eval_every and hp.eval_episodes and self.episode % hp.eval_every == 0:
                     self._evaluate()
                 if self.episode % hp.checkpoint_every == 0:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
-        interrupted = self.episode < hp.training_episodes
-        if interrupted:
-            if last_saved is None or _saved_at(last_saved) != self.episode:
-                last_saved = self._save(self.run.named_checkpoint(self.episode))
-            raise TrainingInterrupted(
-                f"Training stopped at episode {self.episode}; checkpoint saved to {last_saved}. "
-                f"Resume with: retro-gamer train {self.run.path} --resume latest"
-            )
-        final = self._save(self.run.named_checkpoint(None))
+                if self.stop_requested:
+                    break
+            interrupted = self.episode < hp.training_episodes or self.cut_short is not None
+            if interrupted:
+                if last_saved is None or _saved_at(last_saved) != self.episode:
+                    last_saved = self._save(self.run.named_checkpoint(self.episode))
+                raise TrainingInterrupted(
+                    f"Training stopped at episode {self.episode}{self._cut_note()}; checkpoint "
+                    f"saved to {last_saved}. Resume with: retro-gamer train "
+                    f"{shell_path(self.run.path)} --resume latest")
+            final = self._save(self.run.named_checkpoint(None))
         return TrainingResult(self.episode, self.env_steps, self.train_steps, final,
                               False, time.perf_counter() - started)
+
+    def _start_writing(self, checkpoint: dict | None, note: str | None) -> None:
+        """The run's first writes: config.toml, then a new log or the resumed one."""
+        self._record_config()
+        if checkpoint:
+            self.run.truncate_log_after(self.episode, f"# resumed from "
+                                        f"{Path(checkpoint['_path']).name} after episode "
+                                        f"{self.episode}; {note}")
+        else:
+            self.run.start_log(self._header())
+        self._report_size()
 
     def _play_episode(self, started: float) -> None:
         hp, env = self.hp, self.env
@@ -282,20 +320,15 @@ class DQNTrainer:
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
         while steps < hp.max_turns_per_episode:
+            if self.stop_requested and self._stop_overdue(steps):
+                break
             board, extras = env.board.copy(), self._observed_extras(env.board, env.extras)
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
             reward, done = env.act(action)
             if env.encoder.unknown:
                 self._handle_new_characters()
-            learned, rescale = self.reward_scaler.observe(reward)
-            if rescale != 1.0:  # the scale grew: what is stored follows it
-                self.replay.rescale_rewards(rescale)
-                self.n_step.rescale(rescale)
-            for transition in self.n_step.add(board, extras, action, learned, env.board,
-                                              self._observed_extras(env.board, env.extras),
-                                              done):
-                self.replay.push(*transition)
+            self._store(board, extras, action, reward, done)
             steps += 1
             self.env_steps += 1
             total_reward += reward
@@ -317,6 +350,9 @@ class DQNTrainer:
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
+        if self.cut_short is not None:
+            self.run.append_log(f"# episode {self.episode} ended early after {steps} turns: "
+                                "a stop was requested")
         self.epsilon = decayed(self.epsilon, hp.epsilon_decay, hp.epsilon_min)
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
         for group in self.optimizer.param_groups:
@@ -327,6 +363,18 @@ class DQNTrainer:
                 self.learning_rate, self.env_steps, self.train_steps,
                 time.perf_counter() - started)):
             self.stop_requested = True
+
+    def _store(self, board: np.ndarray, extras: np.ndarray, action: int, reward: float,
+               done: bool) -> None:
+        """Scale the reward and store the turn (as n-step transitions once they are known)."""
+        env = self.env
+        learned, rescale = self.reward_scaler.observe(reward)
+        if rescale != 1.0:  # the scale grew: what is stored follows it
+            self.replay.rescale_rewards(rescale)
+            self.n_step.rescale(rescale)
+        for transition in self.n_step.add(board, extras, action, learned, env.board,
+                                          self._observed_extras(env.board, env.extras), done):
+            self.replay.push(*transition)
 
     def _evaluate(self) -> None:
         """``eval_every``: score the greedy policy, log it, keep the best as ``best.pt``.
@@ -404,12 +452,30 @@ class DQNTrainer:
 
     def _build(self, n_channels: int) -> None:
         hp, md = self.hp, self.metadata
+        codes = self._center_codes()  # may play random turns: once only
+        with torch.device("meta"):  # sized before anything is allocated
+            planned = build_network(n_channels, self.env.board_size, md, hp, codes)
+        self._require_memory(planned)
         self.network = build_network(n_channels, self.env.board_size, md, hp,
-                                     self._center_codes()).to(self.device)
+                                     codes).to(self.device)
         self.target = QNetwork(**self._signature()).to(self.device)
         self.target.load_state_dict(self.network.state_dict())
         self.target.requires_grad_(False)
         self.optimizer = _adam(self.network.parameters(), hp.learning_rate, self.device)
+
+    def _require_memory(self, planned: QNetwork) -> None:
+        """Refuse, before allocating, a run larger than the memory available (the networks
+        live on the GPU when there is one; the replay buffer always in main memory).
+        ``planned`` is the network on torch's meta device."""
+        hp = self.hp
+        signature = planned.shape_signature()
+        signature["board_size"] = tuple(signature["board_size"])
+        needed = memory.estimate(signature, hp.memory_capacity, hp.batch_size,
+                                 hp.prioritize_experiences,
+                                 parameters=sum(p.numel() for p in planned.parameters()))
+        in_main = needed.total if self.device.type == "cpu" else needed.replay
+        memory.require(in_main, f"This run ({needed.describe()})",
+                       "Lower memory_capacity, layer_size, n_layers or batch_size.")
 
     def _center_codes(self) -> list[int]:
         """Board codes of the characters the egocentric view centres on (none: no such view).
@@ -481,8 +547,9 @@ class DQNTrainer:
         if not self.run.config_path.is_file():
             self.run.write_new_config(self.metadata, self.hp)
             return
-        game = {"board_size": self.metadata.board_size,
-                "character_set": self.metadata.character_set}
+        game = {name: getattr(self.metadata, name) for name in GameMetadata.DESCRIPTION_FIELDS}
+        game.update(board_size=self.metadata.board_size,
+                    character_set=self.metadata.character_set)
         if not self.metadata.module:
             game.pop("module", None)
         self.run.update_config(game=game, hyper=self.hp.to_dict())
@@ -523,7 +590,8 @@ class DQNTrainer:
         }
 
     def _save(self, path: Path) -> Path:
-        self.run.save_checkpoint(path, self._state(), self.replay.state_dict())
+        self.run.save_checkpoint(path, self._state(), self.replay.state_dict(),
+                                 resume_only=RESUME_ONLY)
         return path
 
     def _resume_state(self, resume) -> dict | None:
@@ -536,43 +604,123 @@ class DQNTrainer:
         state["_path"] = str(path)
         return state
 
-    def _restore(self, state: dict, resume) -> None:
+    def _restore(self, state: dict) -> str:
+        """Load a checkpoint's state into the trainer (nothing is written); return the
+        log's note of what was restored."""
         path = Path(state["_path"])
         if state["character_set"] != list(self.env.character_set):  # pragma: no cover
             raise CheckpointError(f"{path}: its character set does not match the run's.")
         try:
             self.network.load_state_dict(state["model"])
-            self.target.load_state_dict(state["target"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.target.load_state_dict(state.get("target", state["model"]))
+            if "optimizer" in state:
+                self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(
                 f"{path} does not fit this run's network: {str(error).splitlines()[0]}"
             ) from None
-        self.epsilon = float(state["epsilon"])
-        self.learning_rate = float(state["learning_rate"])
-        self.episode = int(state["episode"])
-        self.env_steps = int(state["env_steps"])
-        self.train_steps = int(state["train_steps"])
-        if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
-            self.reward_scaler.load_state_dict(state["rewards"])
-        self.best_evaluation = state.get("best_evaluation")
-        rng = state["rng"]
+        try:
+            self.epsilon = float(state["epsilon"])
+            self.learning_rate = float(state["learning_rate"])
+            self.episode = int(state["episode"])
+            self.env_steps = int(state["env_steps"])
+            self.train_steps = int(state["train_steps"])
+            if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
+                self.reward_scaler.load_state_dict(state["rewards"])
+            self.best_evaluation = state.get("best_evaluation")
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate
+            self._restore_rng(state.get("rng"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(
+                f"{path} is not a complete retro-gamer checkpoint ({type(error).__name__}: "
+                f"{error}). Resume from another checkpoint (retro-gamer info lists them)."
+            ) from None
+        notes = [self._restore_replay(path)]
+        if "optimizer" not in state or "rng" not in state:
+            notes.append("this checkpoint holds weights only (only the newest keeps the "
+                         "optimizer, target network and random states): those start afresh, "
+                         "so this continuation is not the one an uninterrupted run would give")
+        return "; ".join(notes)
+
+    def _restore_rng(self, rng: dict | None) -> None:
+        if rng is None:  # a weights-only checkpoint: a fresh but reproducible stream
+            seed = self.hp.seed * 1_000_003 + self.episode
+            random.seed(seed)
+            self.agent_rng.seed(seed ^ 0x5EED)
+            self.np_rng = np.random.default_rng(seed)
+            self.replay.rng = self.np_rng
+            torch.manual_seed(seed)
+            return
         random.setstate(rng["game"])
         self.agent_rng.setstate(rng["agent"])
         self.np_rng.bit_generator.state = rng["numpy"]
         torch.set_rng_state(rng["torch"])
-        replay = self.run.load_replay(path)
-        note = "replay buffer restored"
-        if replay is not None and replay.get("capacity") == self.replay.capacity:
-            self.replay.load_state_dict(replay)
-        else:
-            note = "replay buffer starts empty (no saved buffer for this checkpoint)"
-        self.run.truncate_log_after(
-            self.episode, f"# resumed from {path.name} after episode {self.episode}; {note}")
+
+    def _restore_replay(self, checkpoint: Path) -> str:
+        """Refill the replay buffer from the checkpoint's companion file, saying how."""
+        try:
+            replay = self.run.load_replay(checkpoint)
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"{error} It is the replay buffer saved for {checkpoint.name}: delete "
+                f"{self.run.replay_path(checkpoint)} to resume with an empty buffer (training "
+                "refills it; the continuation is then not bit-identical), or restore it."
+            ) from None
+        if replay is None:
+            return "replay buffer starts empty (no saved buffer for this checkpoint)"
+        try:
+            kept = self.replay.load_state_dict(replay)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{self.run.replay_path(checkpoint)} does not fit this run's replay buffer "
+                f"({error}). Delete it to resume with an empty buffer.") from None
+        saved = int(replay["size"])
+        if replay["capacity"] == self.replay.capacity:
+            return "replay buffer restored"
+        return (f"replay buffer restored with the newest {kept} of its {saved} transitions "
+                f"(memory_capacity changed from {replay['capacity']} to "
+                f"{self.replay.capacity})")
+
+    def _stop_overdue(self, steps: int) -> bool:
+        """A stop request not met by the episode's end within ``STOP_GRACE`` seconds ends
+        the episode here (as ``max_turns_per_episode`` would), so a stop never waits on
+        a long episode."""
+        if time.monotonic() - self.stop_time < STOP_GRACE:
+            return False
+        self.cut_short = steps
+        return True
+
+    def _cut_note(self) -> str:
+        if self.cut_short is None:
+            return ""
+        return (f" (a stop request ended episode {self.episode} early, after "
+                f"{self.cut_short} turns)")
+
+    @contextlib.contextmanager
+    def _naming_failed_writes(self) -> Iterator[None]:
+        """A write that fails mid-training (a full disk) says which file, and how to go on."""
+        try:
+            yield
+        except RunDirectoryError as error:
+            if isinstance(error, TrainingInterrupted) or not str(error).startswith(
+                    "Could not write"):
+                raise
+            raise RunDirectoryError(
+                f"{error} Training stopped at episode {self.episode}; the checkpoints saved "
+                f"before are intact. Resume with: retro-gamer train "
+                f"{shell_path(self.run.path)} --resume latest") from None
+        except OSError as error:
+            raise RunDirectoryError(
+                f"Could not write {error.filename or self.run.log_path}: {error.strerror}. "
+                f"Training stopped at episode {self.episode}; the checkpoints saved before are "
+                f"intact. Free some space, then resume with: retro-gamer train "
+                f"{shell_path(self.run.path)} --resume latest") from None
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
-        """First Ctrl+C or SIGTERM: finish this episode, save, stop. A second one: stop now."""
+        """First Ctrl+C or SIGTERM: finish this episode (or end it after ``STOP_GRACE``
+        seconds), save, stop. A second one: stop now."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -581,6 +729,7 @@ class DQNTrainer:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
+            self.stop_time = time.monotonic()
 
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -599,6 +748,12 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
     """Refuse a checkpoint from another game or another network shape, saying why."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was written by an unknown retro-gamer version.")
+    missing = [key for key in REQUIRED_FIELDS if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks {', '.join(repr(k) for k in missing)}: it is not a complete "
+            "retro-gamer checkpoint. Resume from another checkpoint (retro-gamer info lists "
+            "them).")
     check_same_game(state, metadata, path)
     network = dict(state.get("network", {}))
     if "view_radius" not in network:  # saved before views were bounded: the whole board

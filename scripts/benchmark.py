@@ -5,6 +5,7 @@
     python scripts/benchmark.py --json out.json --threads 1,2
     python scripts/benchmark.py --seeds 10      # time-to-score over 10 seeds, references beside
     python scripts/benchmark.py --seeds 3 --preset snake --minutes 60
+    python scripts/benchmark.py --suite --minutes 10   # the game suite (retro_gamer.suite)
 
 With ``--seeds N`` only scores are measured: N training runs (one torch thread
 each, ``--jobs`` at once), each scored greedily over ``--eval-episodes`` games,
@@ -248,14 +249,13 @@ def chaser_action(game, actions: list[str]) -> int:
     the apple by Manhattan distance; else the first such safe arrow; else the
     first arrow. Returns an index into ``actions``.
     """
-    from retro.game import agent_occupied_positions
+    from retro_gamer.encoding import drawn_cells
 
     head = game.get_agent_by_name("Snake head")
     apple = game.get_agent_by_name("Apple").position
     # Read from the agents, not game.is_empty: the game's position cache may predate the
     # latest moves (it is refreshed only as turns are played).
-    body = {cell for agent in game.agents if getattr(agent, "display", True)
-            for cell in agent_occupied_positions(agent)} - {apple}
+    body = set(drawn_cells(game)) - {apple}
     (x, y) = head.position
     distance = abs(x - apple[0]) + abs(y - apple[1])
     safe, closer = [], []
@@ -729,6 +729,37 @@ def show(results: dict) -> None:
     console.print(table)
 
 
+def suite_main(parser: argparse.ArgumentParser, args) -> int:
+    """``--suite``: the table of retro_gamer.suite.runner, printed and written as JSON."""
+    from rich.console import Console
+
+    from retro_gamer.suite import select
+    from retro_gamer.suite.runner import SUITE_MINUTES, row_summary, run_suite, table
+
+    try:
+        games = select(args.games)
+    except ValueError as error:
+        parser.error(str(error))
+    minutes = SUITE_MINUTES if args.minutes is None else args.minutes
+    torch.set_num_threads(1)
+    results = {"suite": True, "minutes_per_game": minutes, "eval_episodes": args.eval_episodes,
+               "seed": args.seed, "machine": machine_info([1])}
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="retro-gamer-suite-") as tmp:
+        results["games"] = run_suite(
+            games, Path(tmp), minutes, args.eval_episodes, args.seed,
+            on_row=lambda row: console.print(row_summary(row)))
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = list(os.getloadavg())
+    m = results["machine"]
+    console.print(table(results["games"], f"retro-gamer suite: {minutes:g} min per game, "
+                        f"{args.eval_episodes} games per score, seed {args.seed}; "
+                        f"{m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']}"))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI-sized smoke run (seconds)")
@@ -750,8 +781,9 @@ def main(argv: list[str] | None = None) -> int:
                         "on, off with --quick)")
     parser.add_argument("--preset", help="also train Snake with this preset (e.g. snake) "
                         "for at most --minutes and score it")
-    parser.add_argument("--minutes", type=float, default=60.0,
-                        help="wall-clock budget of the --preset run (default 60)")
+    parser.add_argument("--minutes", type=float,
+                        help="wall-clock budget of the --preset run (default 60), or of "
+                        "training each --suite game (default 10)")
     parser.add_argument("--only-preset", action="store_true",
                         help="measure only the --preset run")
     parser.add_argument("--seed", type=int, default=0,
@@ -768,6 +800,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
                         help="a hyperparameter for the score runs, as create takes it "
                         "(repeatable), e.g. --override eval_every=0")
+    parser.add_argument("--suite", action="store_true",
+                        help="run the game suite instead: train the defaults on each game for "
+                        "--minutes, then score the agent (greedy), a random and a reference "
+                        "policy over --eval-episodes games each")
+    parser.add_argument("--games", help="the suite's games to run, comma-separated "
+                        "(default: every game but labyrinth)")
     args = parser.parse_args(argv)
     if args.seeds is not None and args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -779,6 +817,10 @@ def main(argv: list[str] | None = None) -> int:
         args.override_values = hyperparameter_overrides(args.override)
     except RetroGamerError as error:
         parser.error(f"--override: {error}")
+    if args.suite:
+        return suite_main(parser, args)
+    if args.minutes is None:
+        args.minutes = 60.0
     if args.only_preset and not args.preset:
         parser.error("--only-preset needs --preset NAME")
     if args.baseline is None:

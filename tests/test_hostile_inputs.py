@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import pickle
 import re
+import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -126,6 +129,16 @@ def without_table(name: str) -> Callable[[Path], None]:
         end = text.find("\n[", start + 1)
         return text[:start] + ("" if end < 0 else text[end + 1:])
     return rewrite(drop)
+
+
+def project_run(game_project, source: str, options: list[str] = TINY_OPTIONS
+                ) -> tuple:
+    """A game project with this source and a run of it created (``create``) in its folder."""
+    project = game_project(source=source)
+    created = run_cli(["create", "--game", project.module, "--output", "run", *options],
+                      cwd=project.root)
+    assert created.returncode == 0, created.stderr
+    return project, project.root / "run"
 
 
 # ------------------------------------------------------------------------ fixtures
@@ -363,7 +376,72 @@ CHECKPOINT_CASES.update({
                                            base="trained", edit=truncate_final),
 })
 
+def corrupt_replay(run: Path) -> None:
+    path = run / "checkpoints" / "final.replay.pt"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = os.urandom(64)
+    path.write_bytes(bytes(data[: len(data) * 2 // 3]))
+
+
+def drop_field(name: str) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        path = run / "checkpoints" / "final.pt"
+        state = torch.load(path, weights_only=True)
+        del state[name], state["checksum"]  # a file made by hand, as a user might
+        torch.save(state, path)
+    return edit
+
+
+def flip_bytes(run: Path) -> None:
+    """64 bytes changed inside the weights: the zip and the pickle still read fine."""
+    path = run / "checkpoints" / "final.pt"
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2
+    data[start: start + 64] = bytes(b ^ 0x55 for b in data[start: start + 64])
+    path.write_bytes(bytes(data))
+
+
+def declare_network(**changes) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        path = run / "checkpoints" / "final.pt"
+        state = torch.load(path, weights_only=True)
+        state["network"].update(changes)
+        del state["checksum"]
+        torch.save(state, path)
+    return edit
+
+
+UNUSABLE_DEVICE = "mps" if torch.cuda.is_available() else "cuda"
+# Issue 17: a refused command writes nothing, whatever is found wrong, and however late.
+RUN_DIRECTORY_CASES = {
+    "device-this-torch-cannot-use": Case(["train", "{run}", f"device={UNUSABLE_DEVICE}"],
+                                         ["cannot use a", "device=cpu"]),
+    "center-on-a-character-not-in-the-game": Case(["train", "{run}", "center_on=Q"],
+                                                  ["center_on lists 'Q'", "character set"]),
+    "resume-with-a-corrupt-replay-file": Case(
+        ["train", "{run}", "--resume", "latest", "training_episodes=5"],
+        ["final.replay.pt", "delete", "empty buffer"], base="trained", edit=corrupt_replay),
+    "resume-a-checkpoint-missing-a-field": Case(
+        ["train", "{run}", "--resume", "latest"], ["final.pt", "lacks 'epsilon'"],
+        base="trained", edit=drop_field("epsilon")),
+    "resume-a-checkpoint-with-flipped-bytes": Case(
+        ["train", "{run}", "--resume", "latest", "training_episodes=5"],
+        ["final.pt is damaged", "checksum", "another checkpoint"], base="trained",
+        edit=flip_bytes),
+    "play-a-checkpoint-with-flipped-bytes": Case(["play", "{run}"], ["final.pt is damaged"],
+                                                 base="trained", edit=flip_bytes),
+    "eval-a-checkpoint-with-flipped-bytes": Case(["eval", "{run}"], ["final.pt is damaged"],
+                                                 base="trained", edit=flip_bytes),
+    "a-network-larger-than-the-machine": Case(
+        ["train", "{run}", "layer_size=65536", "n_layers=4"],
+        ["This run (about", "GiB of memory, but this machine has", "Lower memory_capacity"]),
+    "play-a-checkpoint-declaring-a-huge-network": Case(
+        ["play", "{run}"], ["The network in", "final.pt needs", "GiB of memory"],
+        base="trained", edit=declare_network(layer_size=65536, n_layers=4)),
+}
+
 CORPUS = {**{f"config:{k}": v for k, v in CONFIG_CASES.items()},
+          **{f"run-directory:{k}": v for k, v in RUN_DIRECTORY_CASES.items()},
           **{f"override:{k}": v for k, v in OVERRIDE_CASES.items()},
           **{f"option:{k}": v for k, v in OPTION_CASES.items()},
           **{f"checkpoint:{k}": v for k, v in CHECKPOINT_CASES.items()}}
@@ -572,11 +650,7 @@ CRASHES_MID_EPISODE = CHAR_GAME_SOURCE.replace(
 
 def test_a_game_crashing_mid_episode_stops_training_with_a_clear_message(game_project):
     assert CRASHES_MID_EPISODE != CHAR_GAME_SOURCE
-    project = game_project(source=CRASHES_MID_EPISODE)
-    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, CRASHES_MID_EPISODE)
     result = finish(start("train", run, cwd=project.root))
     refused(result, "ZeroDivisionError", "the game divided by zero")
     assert result.returncode == 2
@@ -592,13 +666,237 @@ def test_create_game_failing_when_training_starts_changes_nothing(game_project, 
         "    import os\n"
         "    if os.environ.get('RG_TEST_BREAK_GAME'):\n"
         "        raise OSError('the level file is missing')\n")
-    project = game_project(source=source)
-    created = run_cli(["create", "--game", project.module, "--output", "run", *TINY_OPTIONS],
-                      cwd=project.root)
-    assert created.returncode == 0, created.stderr
-    run = project.root / "run"
+    project, run = project_run(game_project, source)
     before = snapshot(run)
     monkeypatch.setenv("RG_TEST_BREAK_GAME", "1")
     refused(run_cli(["train", run], cwd=project.root),
             "create_game()", "raised OSError: the level file is missing")
     assert snapshot(run) == before
+
+
+# ------------------------------------------------- issue 17: run directories you can trust
+
+
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_kept(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    precious = tmp_path / "v.txt"
+    precious.write_text("precious\n")
+    (run / LOCK_NAME).symlink_to(precious)
+    before = snapshot(run)
+    result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
+    refused(result, LOCK_NAME, "symbolic link", "delete it")
+    assert precious.read_text() == "precious\n"
+    assert snapshot(run) == before
+
+
+def test_a_checkpoints_folder_that_is_a_link_is_refused_and_nothing_deleted_there(runs,
+                                                                                 tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    elsewhere = tmp_path / "elsewhere"
+    (run / "checkpoints").rename(elsewhere)
+    (run / "checkpoints").symlink_to(elsewhere)
+    (elsewhere / ".notes.txt.tmp").write_text("mine\n")
+    (elsewhere / "ep_0001.replay.pt").write_text("mine too\n")
+    kept = snapshot(elsewhere)
+    result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
+    refused(result, "checkpoints is a symbolic link", "real folder")
+    assert snapshot(elsewhere) == kept
+
+
+def test_a_fifo_named_like_a_checkpoint_is_never_opened(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    (run / "checkpoints" / "final.pt").unlink()
+    os.mkfifo(run / "checkpoints" / "final.pt")
+    info = finish(start("info", run, "--json", cwd=tmp_path), timeout=120)
+    assert info.returncode == 0, info.stderr[-2000:]
+    resume = finish(start("train", run, "--resume", "final", cwd=tmp_path), timeout=120)
+    refused(resume, "final.pt is not a regular file")
+
+
+def test_a_byte_that_is_not_utf8_in_the_log_does_not_block_resume(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    log = run / "training.log"
+    log.write_bytes(log.read_bytes().replace(b"\n", b" caf\xe9\n", 1))
+    result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert b" caf\xe9\n" in log.read_bytes()  # the user's byte is kept as it was
+    assert [ep["episode"] for ep in RunDirectory(run).episodes()] == [1, 2, 3]
+
+
+def test_latest_follows_the_line_of_training_not_the_newest_file(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    assert run_cli(["train", run, "training_episodes=4", "checkpoint_every=1"],
+                   cwd=tmp_path).returncode == 0
+    branch = run_cli(["train", run, "--resume", "ep_0002", "training_episodes=3"], cwd=tmp_path)
+    assert branch.returncode == 0, branch.stderr[-3000:]
+    result = run_cli(["train", run, "--resume", "latest", "training_episodes=5"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run / "training.log").read_text()
+    assert "# resumed from final.pt after episode 3" in log, log
+    assert [ep["episode"] for ep in RunDirectory(run).episodes()] == [1, 2, 3, 4, 5]
+    # The branch's ep_0004 was overwritten by the new line's; the old line's is gone from
+    # the log, and info says which checkpoints belong to the log.
+    summary = json.loads(run_cli(["info", run, "--json"], cwd=tmp_path).stdout)
+    assert all(row["on_line"] for row in summary["checkpoints"])
+
+
+def test_an_abandoned_checkpoint_is_kept_shown_and_never_chosen(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    assert run_cli(["train", run, "training_episodes=4", "checkpoint_every=2"],
+                   cwd=tmp_path).returncode == 0
+    branch = run_cli(["train", run, "--resume", "ep_0002", "training_episodes=3",
+                      "learning_rate=0.01"], cwd=tmp_path)
+    assert branch.returncode == 0, branch.stderr[-3000:]
+    summary = json.loads(run_cli(["info", run, "--json"], cwd=tmp_path).stdout)
+    rows = {row["name"]: row["on_line"] for row in summary["checkpoints"]}
+    assert rows == {"ep_0002": True, "ep_0004": False, "final": True}
+    shown = run_cli(["info", run], cwd=tmp_path).stdout
+    assert "abandoned" in shown
+    assert RunDirectory(run).checkpoint_path("latest").name == "final.pt"
+
+
+def test_resuming_with_another_memory_capacity_keeps_the_newest_transitions(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    result = run_cli(["train", run, "--resume", "latest", "training_episodes=3",
+                      "memory_capacity=20"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run / "training.log").read_text()
+    assert re.search(r"replay buffer restored with the newest 20 of its \d+ transitions "
+                     r"\(memory_capacity changed from 200 to 20\)", log), log
+
+
+def test_config_toml_keeps_an_interpolation_as_typed(runs, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    set_line("center_on", 'center_on = "${oc.env:RG_TEST_CENTER,auto}"')(run)
+    result = run_cli(["train", run, "training_episodes=1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = (run / "config.toml").read_text()
+    assert 'center_on = "${oc.env:RG_TEST_CENTER,auto}"' in text
+    assert "training_episodes = 1" in text
+
+
+def test_any_folder_name_works_and_every_suggested_command_can_be_pasted(tmp_path):
+    name = "my run ${oc.env:HOME}"
+    created = run_cli(["create", "--game", SNAKE, "--output", name, *TINY_OPTIONS,
+                       "--training-episodes", "1"], cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    suggested = created.stdout.split("Next: ", 1)[1].splitlines()[0]  # soft wrap: one line
+    words = shlex.split(suggested)
+    assert words[:2] == ["retro-gamer", "train"] and words[2] == name
+    trained = run_cli(words[1:], cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    play = trained.stdout.split("Watch the agent: ", 1)[1].splitlines()[0]
+    assert shlex.split(play)[2] == name
+    swept = run_cli(["train", name, "-m", "seed=1,2"], cwd=tmp_path)
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    assert len(list((tmp_path / name / "sweeps").glob("*/*/config.toml"))) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing outside the run
+
+
+NEVER_ENDS = CHAR_GAME_SOURCE.replace("            if game.state[\"lives\"] <= 0:\n"
+                                      "                game.end()\n", "")
+SLOW_IMPORT = CHAR_GAME_SOURCE.replace(
+    "from retro.game import Game\n",
+    "from retro.game import Game\nimport os, pathlib, time\n"
+    "if os.environ.get('RG_TEST_MARKER'):\n"
+    "    pathlib.Path(os.environ['RG_TEST_MARKER']).write_text('importing')\n"
+    "    time.sleep(600)\n")
+
+
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        assert process.poll() is None, finish(process).stderr[-3000:]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_stop_request_is_honoured_during_an_episode_that_never_ends(game_project):
+    assert NEVER_ENDS != CHAR_GAME_SOURCE
+    options = [o if o != "50" else "100000000" for o in TINY_OPTIONS]  # max turns per episode
+    project, run = project_run(game_project, NEVER_ENDS, options)
+    process = start("train", run, cwd=project.root)
+    wait_for(run / "training.log", process)
+    process.send_signal(signal.SIGTERM)
+    result = finish(process, timeout=300)  # before the fix: never (the episode goes on)
+    assert result.returncode == 130, result.stderr[-3000:]
+    assert "a stop request ended episode 1 early" in " ".join(result.stderr.split())
+    assert "# episode 1 ended early" in (run / "training.log").read_text()
+    assert torch.load(run / "checkpoints" / "ep_0001.pt", weights_only=True)["episode"] == 1
+
+
+def test_a_stop_request_during_start_up_says_so_and_changes_nothing(game_project, tmp_path):
+    project, run = project_run(game_project, SLOW_IMPORT)
+    before = snapshot(run)
+    marker = tmp_path / "importing"
+    from cli_runners import environment
+
+    process = start("train", run, cwd=project.root,
+                    env=environment(RG_TEST_MARKER=str(marker)))
+    wait_for(marker, process)
+    process.send_signal(signal.SIGTERM)
+    result = finish(process, timeout=300)
+    assert result.returncode == 130
+    assert "stopped: interrupted" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(run) == before
+
+
+def file_size_limited(limit: int) -> Callable[[], None]:
+    """A process that may write no file beyond ``limit`` bytes: a full disk, seen from it."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def run_full(args, cwd: Path, limit: int) -> subprocess.CompletedProcess:
+    from cli_runners import CLI, environment
+
+    process = subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=environment(),
+                             capture_output=True, text=True, timeout=600,
+                             preexec_fn=file_size_limited(limit))
+    return process
+
+
+@pytest.mark.slow
+def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tmp_path):
+    created = run_full(["create", "--game", SNAKE, "--output", tmp_path / "new", *TINY_OPTIONS],
+                       tmp_path, limit=100)
+    refused(created, "Could not write", "config.toml", "free some disk space")
+    assert not (tmp_path / "new").exists(), "no empty folder is left behind"
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    before = snapshot(run)
+    refused(run_full(["eval", run], tmp_path, limit=10), "Could not write",
+            str(run / "eval" / "final.json"))
+    refused(run_full(["plot", run], tmp_path, limit=10), "Could not write", "curve.png")
+    assert snapshot(run) == before
+
+    replay = (run / "checkpoints" / "final.replay.pt").stat().st_size
+    trained = run_full(["train", run, "training_episodes=4", "--resume", "latest"], tmp_path,
+                       limit=replay // 2)  # the log and config fit; a replay file does not
+    message = refused(trained, "Could not write", "replay.pt", "Training stopped at episode",
+                      "--resume latest")
+    assert f"retro-gamer train {run} --resume latest" in message
+    assert snapshot(run)["checkpoints/final.pt"] == before["checkpoints/final.pt"]
+    resumed = run_cli(["train", run, "training_episodes=4", "--resume", "latest"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+
+def test_create_shows_the_memory_training_will_need(tmp_path):
+    created = run_cli(["create", "--game", SNAKE, "--output", "run", *TINY_OPTIONS],
+                      cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    shown = " ".join(created.stdout.split())
+    assert re.search(r"Training will need about [\d.]+ \w+ \(replay buffer [\d.]+ \w+, "
+                     r"networks [\d.]+ \w+, training batch [\d.]+ \w+\) of memory", shown), shown

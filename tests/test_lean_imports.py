@@ -86,7 +86,7 @@ def test_info_still_reads_the_episode_inside_final_pt(finished_run):
 
 
 def test_peek_runs_nothing_a_file_names(tmp_path):
-    """A pickle that would call os.system when loaded is read as an inert placeholder."""
+    """A pickle that would call os.system when loaded is refused, and nothing runs."""
     marker = tmp_path / "ran"
 
     class Payload:
@@ -97,8 +97,8 @@ def test_peek_runs_nothing_a_file_names(tmp_path):
     bad = tmp_path / "bad.pt"
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("bad/data.pkl", pickle.dumps({"model": {}, "episode": Payload()}))
-    state = peek(bad)
-    assert isinstance(state["episode"], Opaque)
+    with pytest.raises(ValueError, match="posix.system|os.system"):
+        peek(bad)
     assert not marker.exists()
 
 

@@ -8,11 +8,9 @@ so the best play walks left and stays there (-48 in 40 turns). Clipped to
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import subprocess
 import sys
-import textwrap
 import warnings
 
 import pytest
@@ -24,59 +22,17 @@ from retro_gamer.agent import GreedyAgent
 from retro_gamer.evaluation import play_greedy
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import RunDirectory
+from retro_gamer.suite.games.wall import create_game as create_wall_game
 from retro_gamer.trainer import DQNTrainer, RewardClipWarning
-
-WALL_GAME_SOURCE = textwrap.dedent('''\
-    """Wall walk: every turn costs 1 point at the left wall and 5 anywhere else."""
-    from retro.game import Game
-
-    WIDTH = 7
-
-
-    class Walker:
-        name = "walker"
-        character = "@"
-
-        def __init__(self):
-            self.position = (3, 0)
-            self.move = 0
-
-        def handle_keystroke(self, keystroke, game):
-            self.move = {"KEY_LEFT": -1, "KEY_RIGHT": 1}.get(keystroke.name, 0)
-
-        def play_turn(self, game):
-            move, self.move = self.move, 0
-            self.position = (min(max(self.position[0] + move, 0), WIDTH - 1), 0)
-            game.state["score"] -= 1 if self.position[0] == 0 else 5
-
-
-    def create_game():
-        return Game([Walker()], {"score": 0}, board_size=(WIDTH, 1))
-    ''')
-
-WALL_GAME_DESCRIPTION = """\
-[tool.retro-gamer]
-actions = ["KEY_LEFT", "KEY_RIGHT"]
-reward = "score"
-character_set = ["@"]
-spatial = false
-"""
 
 # The issue's command line: retro-gamer create --training-episodes 150 ...
 ISSUE_SETTINGS = dict(training_episodes=150, max_turns_per_episode=40, epsilon_decay=0.97)
 BEST_RETURN = -5 - 5 - 1 * 38  # two turns to reach the wall, then 1 a turn
 
 
-def _wall_game():
-    spec = importlib.util.spec_from_loader("wall_walk", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    exec(compile(WALL_GAME_SOURCE, "<wall_walk>", "exec"), module.__dict__)
-    return module.create_game
-
-
-create_wall_game = _wall_game()
+WALL_MODULE = "retro_gamer.suite.games.wall"  # the issue's game, also in the benchmark suite
 WALL_METADATA = GameMetadata(actions=["KEY_LEFT", "KEY_RIGHT"], reward="score",
-                             character_set=["@"], spatial=False, module="wall_walk")
+                             character_set=["@"], spatial=False, module=WALL_MODULE)
 
 
 @pytest.fixture(autouse=True)
@@ -132,19 +88,13 @@ def test_on_snake_the_new_default_trains_bit_for_bit_as_clipping_did(tmp_path):
 
 def test_clipping_that_erases_the_difference_warns_in_the_log_and_on_the_console(tmp_path):
     """The old default (reward_clip = 1) cannot tell -1 from -5: say so, once."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "wall_walk.py").write_text(WALL_GAME_SOURCE, encoding="utf-8")
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "wall-walk"\nversion = "0.1.0"\n\n' + WALL_GAME_DESCRIPTION,
-        encoding="utf-8")
     cli = [sys.executable, "-m", "retro_gamer.cli"]
     run = tmp_path / "run"
-    subprocess.run([*cli, "create", "--game", "wall_walk", "--output", str(run),
+    subprocess.run([*cli, "create", "--game", WALL_MODULE, "--output", str(run),
                     "--training-episodes", "3", "--max-turns-per-episode", "20",
                     "--eval-episodes", "0", "--reward-clip", "1", "--seed", "3"],
-                   cwd=project, check=True, capture_output=True, text=True)
-    done = subprocess.run([*cli, "train", str(run)], cwd=project, capture_output=True,
+                   cwd=tmp_path, check=True, capture_output=True, text=True)
+    done = subprocess.run([*cli, "train", str(run)], cwd=tmp_path, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("warning: reward_clip = 1 makes the game's rewards -5 and -1 "

@@ -12,7 +12,7 @@ import torch
 from gamekit import corridor_metadata
 
 from retro_gamer.config import Hyperparameters
-from retro_gamer.errors import CheckpointError, ConfigError
+from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
 from retro_gamer.run_dir import RunDirectory, atomic_write, episode_line
 
 
@@ -254,7 +254,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatc
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RunDirectoryError, match="Could not write .*config.toml: disk full"):
         atomic_write(target, b"new contents\n")
     assert target.read_bytes() == b"old contents\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]

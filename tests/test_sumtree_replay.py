@@ -262,8 +262,23 @@ def test_state_dict_round_trip_restores_contents_and_priorities(kind, pushed):
     assert buffer.push(*transition(99)) == restored.push(*transition(99))
 
 
-def test_load_state_dict_refuses_another_capacity():
-    buffer = make("uniform", capacity=10)
-    buffer.push(*transition(0))
-    with pytest.raises(ValueError, match="10"):
-        make("uniform", capacity=5).load_state_dict(buffer.state_dict())
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("pushed", [4, 17])  # partly full, and wrapped around
+@pytest.mark.parametrize("capacity", [3, 40])  # memory_capacity made smaller, or larger
+def test_a_buffer_saved_with_another_capacity_keeps_its_newest_transitions(kind, pushed,
+                                                                             capacity):
+    buffer = make(kind, capacity=10)
+    for i in range(pushed):
+        buffer.push(*transition(i))
+    if kind == "prioritized":
+        buffer.update_priorities(np.arange(len(buffer)), np.arange(len(buffer)) + 1.0)
+    resized = make(kind, capacity=capacity)
+    kept = resized.load_state_dict(roundtrip(buffer.state_dict()))
+    expected = list(range(pushed))[-min(10, capacity):]
+    assert kept == len(resized) == len(expected)
+    assert resized.rewards[:kept].astype(int).tolist() == expected  # oldest first
+    if kind == "prioritized":  # each transition keeps its own priority
+        slots = {int(r): i for i, r in enumerate(buffer.rewards[:len(buffer)])}
+        for j, reward in enumerate(expected):
+            assert resized.tree[np.array([j])][0] == buffer.tree[np.array([slots[reward]])][0]
+    assert resized.push(*transition(99)) == kept % capacity  # the next slot is the oldest's

@@ -1,0 +1,141 @@
+"""Running the suite: train each game within a budget, score agent, random and reference.
+
+Every policy of a game is scored on the same games: Python's ``random`` (which
+retro games draw from) is seeded with the same evaluation seed before each, as
+:func:`retro_gamer.evaluation.evaluate` does for the agent.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from retro_gamer.config import GameMetadata
+from retro_gamer.env import GameEnvironment
+from retro_gamer.errors import TrainingInterrupted
+from retro_gamer.evaluation import Evaluation, evaluate, summarize
+from retro_gamer.games import find_create_game
+from retro_gamer.json_values import json_safe
+from retro_gamer.runs import create_run, open_trainer
+from retro_gamer.suite import SuiteGame
+from retro_gamer.suite.policies import Policy
+
+SUITE_MINUTES = 10.0  # default training budget per game (the issue allows at most 15)
+
+
+def score_policy(module: str, max_turns: int, choose: Callable[[GameEnvironment], int],
+                 episodes: int, seed: int) -> Evaluation:
+    """Total reward of ``episodes`` games played by ``choose(env) -> action index``."""
+    outer = random.getstate()
+    random.seed(seed)
+    try:
+        env = GameEnvironment(find_create_game(module), GameMetadata.from_pyproject(module))
+        scores, turns = [], []
+        for _ in range(episodes):
+            env.start()
+            total, turn = 0.0, 0
+            while turn < max_turns:
+                reward, done = env.act(choose(env))
+                total, turn = total + reward, turn + 1
+                if done:
+                    break
+            scores.append(total)
+            turns.append(turn)
+        return summarize(scores, turns)
+    finally:
+        random.setstate(outer)
+
+
+def random_choice(seed: int) -> Callable[[GameEnvironment], int]:
+    """Uniformly random actions, the no-op included (what epsilon = 1 plays)."""
+    rng = random.Random(seed)
+    return lambda env: rng.randrange(env.n_actions)
+
+
+def reference_choice(policy: Policy) -> Callable[[GameEnvironment], int]:
+    return lambda env: env.action_index(policy(env.game))
+
+
+def train_for(game: SuiteGame, run: Path, minutes: float, seed: int) -> dict[str, Any]:
+    """Train the defaults on ``game`` until its episodes end or ``minutes`` pass."""
+    create_run(game.module, run, {"seed": seed, "max_turns_per_episode":
+                                  game.max_turns_per_episode, "checkpoint_every": 10**8})
+    trainer = open_trainer(run)
+    started = time.perf_counter()
+
+    def on_episode(stats) -> None:
+        if time.perf_counter() - started >= minutes * 60:
+            trainer.stop_requested = True
+
+    trainer.on_episode = on_episode
+    try:
+        trainer.train()
+        finished = True
+    except TrainingInterrupted:  # the stop at the budget
+        finished = False
+    return {"minutes": (time.perf_counter() - started) / 60, "episodes": trainer.episode,
+            "env_steps": trainer.env_steps, "finished": finished}
+
+
+def normalised(agent: float, random_score: float, reference: float) -> float:
+    """``(agent - random) / (reference - random)``; NaN when the reference is no better."""
+    if not reference > random_score:
+        return math.nan
+    return (agent - random_score) / (reference - random_score)
+
+
+def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
+             seed: int) -> dict[str, Any]:
+    """One row of the suite's table (scores are mean returns over ``episodes`` games)."""
+    eval_seed = seed + 1
+    turns = game.max_turns_per_episode
+    random_eval = score_policy(game.module, turns, random_choice(seed), episodes, eval_seed)
+    reference_eval = score_policy(game.module, turns, reference_choice(game.reference()),
+                                  episodes, eval_seed)
+    run = workdir / game.name
+    training = train_for(game, run, minutes, seed)
+    agent_eval = evaluate(run, "final" if training["finished"] else "latest", episodes,
+                          eval_seed)
+    row = {"game": game.name, "module": game.module, "kind": game.kind,
+           "max_turns_per_episode": turns, "episodes": episodes,
+           "random": random_eval.mean, "reference": reference_eval.mean,
+           "agent": agent_eval.mean, "agent_ci95": agent_eval.ci95,
+           "normalised": normalised(agent_eval.mean, random_eval.mean, reference_eval.mean),
+           "training": training}
+    return json_safe(row)
+
+
+def run_suite(games: list[SuiteGame], workdir: Path, minutes: float, episodes: int,
+              seed: int, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    rows = []
+    for game in games:
+        rows.append(run_game(game, workdir, minutes, episodes, seed))
+        if on_row:
+            on_row(rows[-1])
+    return rows
+
+
+def row_summary(row: dict) -> str:
+    norm = row["normalised"]
+    return (f"{row['game']}: random {row['random']:.4g}, reference {row['reference']:.4g}, "
+            f"agent {row['agent']:.4g}, normalised "
+            f"{'n/a' if norm is None else format(norm, '.2f')} after "
+            f"{row['training']['minutes']:.1f} min ({row['training']['episodes']} episodes)")
+
+
+def table(rows: list[dict], title: str):
+    """The suite's rich table: game, random, reference, agent, normalised, minutes."""
+    from rich.table import Table
+
+    out = Table("game", "kind", "random", "reference", "agent", "normalised", "minutes",
+                title=title)
+    for row in rows:
+        norm = row["normalised"]
+        out.add_row(row["game"], row["kind"], f"{row['random']:.4g}", f"{row['reference']:.4g}",
+                    f"{row['agent']:.4g}", "n/a" if norm is None else f"{norm:.2f}",
+                    f"{row['training']['minutes']:.1f}")
+    return out
