@@ -16,9 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import one_torch_thread
 
-from retro_gamer.runs import create_run, train_run
 from retro_gamer.torch_file import Opaque, peek
 
 CHECK = """
@@ -43,23 +41,10 @@ def loaded_by(*args: str, cwd: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    """A Snake run trained to the end: ep_0001.pt, ep_0002.pt and final.pt."""
-    run = tmp_path_factory.mktemp("lean") / "snake"
-    create_run("retro.examples.snake", run, {
-        "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
-        "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
-        "device": "cpu"})
-    with one_torch_thread():
-        train_run(run)
-    return run
-
-
 @pytest.mark.parametrize("args", [["info", "{run}"], ["info", "{run}", "--json"],
                                   ["plot", "{run}"]])
-def test_info_and_plot_on_a_finished_run_import_no_torch(finished_run, args):
-    loaded = loaded_by(*[a.format(run=finished_run) for a in args], cwd=finished_run.parent)
+def test_info_and_plot_on_a_trained_snake_import_no_torch(trained_snake, args):
+    loaded = loaded_by(*[a.format(run=trained_snake) for a in args], cwd=trained_snake.parent)
     assert loaded["code"] == 0
     assert not loaded["torch"], f"retro-gamer {' '.join(args)} imported torch"
 
@@ -71,10 +56,10 @@ def test_help_imports_neither_torch_nor_hydra(tmp_path, args):
     assert not loaded["torch"] and not loaded["hydra"], loaded
 
 
-def test_info_still_reads_the_episode_inside_final_pt(finished_run):
+def test_info_still_reads_the_episode_inside_final_pt(trained_snake):
     import torch
 
-    for path in sorted((finished_run / "checkpoints").glob("*.pt")):
+    for path in sorted((trained_snake / "checkpoints").glob("*.pt")):
         if path.name.endswith(".replay.pt"):
             continue
         state = peek(path)
