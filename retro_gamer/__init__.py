@@ -6,7 +6,6 @@ The learning core is importable as a library::
 """
 
 from retro_gamer.config import GameMetadata, Hyperparameters
-from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import RetroGamerError
 
 __all__ = ["DQNTrainer", "GameMetadata", "GameEnvironment", "Hyperparameters",
@@ -15,10 +14,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # DQNTrainer imports torch: loaded on first use so that `import retro_gamer` (and the
-    # CLI's start-up) stays cheap.
+    # DQNTrainer imports torch, GameEnvironment numpy and retro: loaded on first use so that
+    # `import retro_gamer` (and the start-up of commands such as info and plot) stays cheap.
     if name == "DQNTrainer":
         from retro_gamer.trainer import DQNTrainer
 
         return DQNTrainer
+    if name == "GameEnvironment":
+        from retro_gamer.env import GameEnvironment
+
+        return GameEnvironment
     raise AttributeError(f"module 'retro_gamer' has no attribute {name!r}")

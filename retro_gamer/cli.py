@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import GameWarning, RetroGamerError
+from retro_gamer.errors import GameWarning, RetroGamerError, TrainingInterrupted
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -122,7 +122,7 @@ def hyperparameter_listing() -> str:
         lines.append(f"      {f.metadata['help']}")
     lines.append("game fields (override as game.NAME=VALUE): actions, reward, character_set, "
                  "spatial, observe_state")
-    from retro_gamer.hydra_conf import group_names, group_options
+    from retro_gamer.conf import group_names, group_options
 
     shipped = [f"{group}={option}" for group in group_names() for option in group_options(group)]
     lines.append("presets and sweeps shipped in retro-gamer's conf/: " + ", ".join(shipped))
@@ -291,14 +291,11 @@ def cmd_train(args, console: Console) -> int:
 
 def cmd_play(args, console: Console) -> int:
     from retro_gamer.games import ensure_cwd_importable
-    from retro_gamer.play import play_run
+    from retro_gamer.play import check_play_options, play_run
     from retro_gamer.progress import counted
 
     ensure_cwd_importable()
-    if args.framerate < 1:
-        raise_usage("--framerate must be at least 1.")
-    if args.episodes < 1:
-        raise_usage("--episodes must be at least 1.")
+    check_play_options(args.framerate, args.episodes)  # before a checkpoint is looked for
     result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
                       episodes=args.episodes,
                       record=args.record, console=Console(stderr=True))
@@ -414,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         # A stop the user asked for (Ctrl+C, SIGTERM) is not an error: say so, then how to go on.
-        interrupted = type(error).__name__ == "TrainingInterrupted"
+        interrupted = isinstance(error, TrainingInterrupted)
         label = ("[bold yellow]stopped:[/bold yellow]" if interrupted
                  else "[bold red]error:[/bold red]")
         errors.print(f"{label} {escape(str(error))}", highlight=False, soft_wrap=True)

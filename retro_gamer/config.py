@@ -15,12 +15,11 @@ all derived from these declarations; nothing re-types a default elsewhere.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional  # noqa: UP035 -- OmegaConf needs typing generics
-
-from blessed.keyboard import get_keyboard_codes
 
 from retro_gamer.errors import ConfigError, GameDescriptionError, did_you_mean
 
@@ -146,7 +145,17 @@ _EXAMPLES = {
     "actions": 'For example: actions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]',
     "reward": 'For example: reward = "score"',
 }
-_KEY_NAMES = frozenset(name for name in get_keyboard_codes().values() if name.startswith("KEY_"))
+
+
+@functools.cache
+def key_names() -> frozenset[str]:
+    """The key names retro sends (``KEY_LEFT`` ...), from blessed's table, read when first
+    needed: importing blessed's terminal code costs about 0.1 s that ``info`` need not pay."""
+    from blessed.keyboard import get_keyboard_codes
+
+    return frozenset(name for name in get_keyboard_codes().values() if name.startswith("KEY_"))
+
+
 _KEY_LIKE = re.compile(r"KEY_[A-Z0-9_]+")
 
 
@@ -169,8 +178,8 @@ def _check_key_list(actions: Any, name: str, source: str) -> None:
     for key in actions:
         if len(key) == 1:
             continue
-        if key not in _KEY_NAMES:
-            hint = did_you_mean(key, _KEY_NAMES) if _KEY_LIKE.fullmatch(key) else ""
+        if key not in key_names():
+            hint = did_you_mean(key, key_names()) if _KEY_LIKE.fullmatch(key) else ""
             raise GameDescriptionError(
                 f"{source}: '{name}' has {key!r}, which is neither a key name such as "
                 f"'KEY_LEFT' nor a single character.{hint}"

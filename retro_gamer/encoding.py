@@ -13,18 +13,26 @@ from collections.abc import Sequence
 
 import numpy as np
 from retro.game import agent_occupied_positions
-from retro.views._util import get_agent_character
+
+from retro_gamer.retro_adapter import agent_character
 
 
-def top_agent(agents: list):
-    """The agent drawn at a cell: highest ``z`` wins, first added on ties (as retro draws)."""
-    if len(agents) == 1:
-        return agents[0]
-    return max(agents, key=lambda a: getattr(a, "z", 0) or 0)
+def agent_cells(agent):
+    """Yield ``(position, character)`` for every cell a displayed ``agent`` covers (none when
+    its ``display`` is false), as retro's views draw it."""
+    if not getattr(agent, "display", True):
+        return
+    for position in agent_occupied_positions(agent):
+        yield position, agent_character(agent, position)
 
 
-def visible_characters(game):
-    """Yield ``(x, y, character)`` for every occupied cell, as retro's views draw it.
+def drawn_cells(game) -> dict:
+    """``{(x, y): (agent, character)}``: what retro's views draw at each occupied cell.
+
+    The rule, in one place: agents whose ``display`` is false are not drawn; where
+    agents overlap, the highest ``z`` wins and the first added wins ties. Every
+    reader of the board (the encoder, the recorder, the character discovery) goes
+    through here so that the network sees what a player sees.
 
     Positions are read from the agents themselves, not from
     ``game.get_agents_by_position()``: retro caches that and only clears the cache
@@ -32,13 +40,30 @@ def visible_characters(game):
     ``create_game`` moves the apple after filling it, and the first observation
     showed the apple at (0, 0)). After a turn both give the same cells.
     """
-    cells: dict[tuple[int, int], list] = {}
+    cells: dict[tuple[int, int], tuple[float, object, str]] = {}
     for agent in game.agents:
-        if getattr(agent, "display", True):
-            for position in agent_occupied_positions(agent):
-                cells.setdefault(position, []).append(agent)
-    for (x, y), agents in cells.items():
-        yield x, y, get_agent_character(top_agent(agents), (x, y))
+        if not getattr(agent, "display", True):
+            continue
+        z = getattr(agent, "z", 0) or 0
+        character = agent.character
+        if isinstance(character, str) and getattr(agent, "size", None) is None:
+            # One cell, one character: no position list (about 2x faster per turn).
+            position = tuple(agent.position)
+            seen = cells.get(position)
+            if seen is None or z > seen[0]:
+                cells[position] = (z, agent, character)
+            continue
+        for position, character in agent_cells(agent):
+            seen = cells.get(position)
+            if seen is None or z > seen[0]:
+                cells[position] = (z, agent, character)
+    return {position: (agent, character) for position, (_, agent, character) in cells.items()}
+
+
+def visible_characters(game):
+    """Yield ``(x, y, character)`` for every occupied cell (see :func:`drawn_cells`)."""
+    for (x, y), (_, character) in drawn_cells(game).items():
+        yield x, y, character
 
 
 class BoardEncoder:
@@ -72,48 +97,13 @@ class BoardEncoder:
         if out is not None:
             board.fill(0)
         codes = self.codes
-        for (x, y), (_, character) in _top_characters(game).items():
+        for (x, y), (_, character) in drawn_cells(game).items():
             code = codes.get(character)
             if code is not None:
                 board[y, x] = code
             elif character != " ":
                 self.unknown.add(character)
         return board
-
-
-def _top_characters(game) -> dict:
-    """``{(x, y): (z, character)}`` of what :func:`visible_characters` yields, for the
-    turn-by-turn encoder: one pass over the agents, no per-agent position list for
-    single-cell agents (about 2x faster)."""
-    cells: dict[tuple[int, int], tuple[float, str]] = {}
-    for agent in game.agents:
-        if not getattr(agent, "display", True):
-            continue
-        z = getattr(agent, "z", 0) or 0
-        character = agent.character
-        if isinstance(character, str) and getattr(agent, "size", None) is None:
-            position = tuple(agent.position)
-            seen = cells.get(position)
-            if seen is None or z > seen[0]:  # highest z wins; the first added on ties
-                cells[position] = (z, character)
-            continue
-        for position in agent_occupied_positions(agent):
-            seen = cells.get(position)
-            if seen is None or z > seen[0]:
-                cells[position] = (z, get_agent_character(agent, position))
-    return cells
-
-
-def one_hot_spatial(boards: np.ndarray, n_channels: int) -> np.ndarray:
-    """``(..., H, W)`` indices to channel-first ``(..., C, H, W)`` float32 one-hot."""
-    channels = np.arange(1, n_channels + 1, dtype=np.uint8).reshape(-1, 1, 1)
-    return (boards[..., None, :, :] == channels).astype(np.float32)
-
-
-def one_hot_flat(boards: np.ndarray, n_channels: int) -> np.ndarray:
-    """``(..., H, W)`` indices to channel-last ``(..., H, W, C)`` float32 one-hot."""
-    channels = np.arange(1, n_channels + 1, dtype=np.uint8)
-    return (boards[..., None] == channels).astype(np.float32)
 
 
 def _channel_codes(n_channels: int) -> np.ndarray:

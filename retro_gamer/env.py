@@ -7,16 +7,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from retro.game import agent_occupied_positions
 from retro.input import ProgrammaticInput
-from retro.views._util import get_agent_character
 
 from retro_gamer.config import GameMetadata
-from retro_gamer.encoding import BoardEncoder, observation_vector, visible_characters
+from retro_gamer.encoding import BoardEncoder, agent_cells, observation_vector, visible_characters
 from retro_gamer.errors import GameCrashed, GameDescriptionError
 from retro_gamer.games import make_game
-
-Action = "str | int | None"
 
 
 class GameEnvironment:
@@ -233,8 +229,6 @@ def discover_player_characters(
     others: set[str] = set()
     for game in random_play(create_game, actions, turns, rng):
         for agent in game.agents:
-            if getattr(agent, "display", True):
-                for position in agent_occupied_positions(agent):
-                    character = get_agent_character(agent, position)
-                    (player if hasattr(agent, "handle_keystroke") else others).add(character)
+            for _, character in agent_cells(agent):
+                (player if hasattr(agent, "handle_keystroke") else others).add(character)
     return sorted(player - others - {" "})

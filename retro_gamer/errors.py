@@ -27,6 +27,23 @@ class RunDirectoryError(RetroGamerError):
     """A run directory is missing, incomplete, locked or would lose progress."""
 
 
+class RunHasProgress(RunDirectoryError):
+    """Training from scratch was asked of a run that already holds progress (it would be lost)."""
+
+    def __init__(self, path) -> None:
+        from retro_gamer.run_dir import shell_path  # run_dir imports this module
+
+        super().__init__(
+            f"{path} already holds training progress. Continue it with 'retro-gamer train "
+            f"{shell_path(path)} --resume latest' (overrides such as training_episodes=2000 may "
+            "be added), or train a new run in another directory (retro-gamer create --output "
+            "NEW_DIR).")
+
+
+class TrainingInterrupted(RunDirectoryError):
+    """Training stopped on a signal after saving a checkpoint; the message says how to resume."""
+
+
 class CheckpointError(RetroGamerError):
     """A checkpoint file is missing, corrupt or does not match the run."""
 

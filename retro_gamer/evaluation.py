@@ -32,6 +32,7 @@ from retro_gamer.agent import GreedyAgent
 from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import ConfigError
 from retro_gamer.games import find_create_game
+from retro_gamer.json_values import json_safe
 from retro_gamer.run_dir import RunDirectory, atomic_write
 
 Z_95 = 1.96  # two-sided 95% quantile of the normal distribution
@@ -62,11 +63,7 @@ class Evaluation:
         """Plain data for JSON: NaN (undefined) values become ``None``."""
         data = asdict(self)
         data["ci95_low"], data["ci95_high"] = self.ci95_low, self.ci95_high
-        return {k: _finite_or_none(v) for k, v in data.items()}
-
-
-def _finite_or_none(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+        return json_safe(data)
 
 
 def summarize(scores: list[float], turns: list[int] | None = None) -> Evaluation:
@@ -237,7 +234,7 @@ class EvaluationRecord:
         data = {"checkpoint": self.checkpoint, "checkpoint_episode": self.checkpoint_episode,
                 "seed": self.seed, **self.evaluation.to_dict(),
                 "seconds": round(self.seconds, 3),
-                "turns_per_second": _finite_or_none(
+                "turns_per_second": json_safe(
                     round(sum(self.evaluation.turns) / max(self.seconds, 1e-9), 1)),
                 "evaluated_at": self.evaluated_at}
         if self.path is not None:

@@ -23,9 +23,6 @@ from retro_gamer.errors import GameCrashed, GameDescriptionError, GameWarning, c
 
 GameFactory = Callable[[], Any]
 
-SECTION = "tool.retro-gamer"
-
-
 class _PlaysWhenImported(Exception):
     """Raised in place of ``Game.play()`` while a game module is being imported."""
 

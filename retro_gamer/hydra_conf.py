@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from importlib import resources
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
+from retro_gamer.conf import group_names
 from retro_gamer.config import GameMetadata, Hyperparameters
 
 SCHEMA_NAME = "retro_gamer_schema"
@@ -47,17 +47,6 @@ RunSchema = _schema_class()
 ConfigStore.instance().store(name=SCHEMA_NAME, node=RunSchema)
 
 
-def group_names() -> tuple[str, ...]:
-    """The config groups shipped in ``retro_gamer/conf`` (``preset``, ``sweep``)."""
-    root = resources.files("retro_gamer") / "conf"
-    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"))
-
-
-def group_options(group: str) -> list[str]:
-    root = resources.files("retro_gamer") / "conf" / group
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
-
-
 def write_primary(folder: Path, game: dict, hyperparameters: dict, hydra: dict) -> Path:
     """Write the primary config for a run with these values; return its folder.
 
@@ -80,3 +69,17 @@ def write_primary(folder: Path, game: dict, hyperparameters: dict, hydra: dict) 
     (folder / f"{PRIMARY_NAME}.yaml").write_text(
         OmegaConf.to_yaml(OmegaConf.create(node)), encoding="utf-8")
     return folder
+
+
+def planned_jobs(config) -> list[list[str]]:
+    """The jobs Hydra's basic sweeper runs for a sweep's composed ``config`` (the one Hydra
+    saves as ``multirun.yaml``), in Hydra's order; ``[]`` for any other sweeper (Optuna
+    decides its jobs as it goes). Raises ConfigError on an override Hydra cannot parse."""
+    from retro_gamer.hydra_adapter import basic_sweep_jobs
+    from retro_gamer.overrides import parse
+
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return []
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    return basic_sweep_jobs(parse(arguments))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -45,7 +45,7 @@ def parse(overrides: Sequence[str]) -> list[Override]:
 
 def config_groups() -> tuple[str, ...]:
     """Names of retro-gamer's own config groups in conf/ (e.g. ``preset``)."""
-    from retro_gamer.hydra_conf import group_names
+    from retro_gamer.conf import group_names
 
     return group_names()
 
@@ -92,18 +92,6 @@ def hyperparameter_overrides(overrides: Sequence[str]) -> dict[str, Any]:
                               f"e.g. retro-gamer train RUN_DIR {override.input_line}")
         values[key] = coerce(key, override.value())
     return values
-
-
-def split_values(overrides: Iterable[Override]) -> tuple[dict, dict]:
-    """Single-value overrides as ``(game_values, hyperparameter_values)``."""
-    game, hyper = {}, {}
-    for override in overrides:
-        key = override.key_or_group
-        if key.startswith("game."):
-            game[key[5:]] = override.value()
-        elif key in HYPERPARAMETER_FIELDS:
-            hyper[key] = coerce(key, override.value())
-    return game, hyper
 
 
 def coerce(name: str, value: Any) -> Any:

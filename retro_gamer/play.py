@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 from blessed import Terminal
-from retro.input import InputSource, _make_keystroke
+from retro.errors import TerminalTooSmall
+from retro.input import InputSource
 
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.encoding import BoardEncoder
 from retro_gamer.errors import ConfigError, GameCrashed, RunDirectoryError
 from retro_gamer.games import find_create_game, make_game
+from retro_gamer.retro_adapter import keystroke
 from retro_gamer.run_dir import RunDirectory
 
 QUIT_KEYS = ("KEY_ENTER", "KEY_ESCAPE")
@@ -59,7 +61,7 @@ class AgentInput(InputSource):
         for i, name in enumerate(self.agent.metadata.observe_state):
             self.extras[i] = float(self.game.state[name])
         key = self.keys[self.agent.act(board, self.extras)]
-        return set() if key is None else {_make_keystroke(key)}
+        return set() if key is None else {keystroke(key)}
 
 
 @dataclass
@@ -86,6 +88,14 @@ class PlayResult:
         return statistics.fmean(self.scores) if self.scores else 0.0
 
 
+def check_play_options(framerate: int, episodes: int) -> None:
+    """Raise ConfigError for a frame rate or a number of games below one."""
+    if framerate < 1:
+        raise ConfigError("--framerate must be at least 1.")
+    if episodes < 1:
+        raise ConfigError("--episodes must be at least 1.")
+
+
 def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: int = 12,
              episodes: int = 1, record: str | os.PathLike | None = None,
              console=None) -> PlayResult:
@@ -94,10 +104,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
     Live, it stops early when the user presses Enter or Escape. With ``record``
     (a ``.cast`` path) no terminal is needed.
     """
-    if framerate < 1:
-        raise ConfigError("--framerate must be at least 1.")
-    if episodes < 1:
-        raise ConfigError("--episodes must be at least 1.")
+    check_play_options(framerate, episodes)
     run = RunDirectory(run_dir)
     run.require_config()
     agent = GreedyAgent.from_checkpoint(run, checkpoint)
@@ -113,7 +120,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
     try:
         return _play_in_terminal(agent, terminal, episodes, framerate)
     except Exception as error:
-        if type(error).__name__ == "TerminalTooSmall":
+        if isinstance(error, TerminalTooSmall):
             raise RunDirectoryError(f"{error} Enlarge the terminal window and try again.") from None
         if isinstance(error, (RunDirectoryError, ConfigError)):
             raise

@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from retro_gamer.trainer import EpisodeStats, TurnStats
+from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 BRAILLE_BASE = 0x2800

@@ -16,10 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from retro.game import agent_occupied_positions
-from retro.views._util import get_agent_character
-
-from retro_gamer.encoding import top_agent
+from retro_gamer.encoding import drawn_cells
 from retro_gamer.errors import ConfigError
 from retro_gamer.run_dir import atomic_write
 
@@ -116,17 +113,10 @@ class FrameRenderer:
     def board_rows(self, game) -> list[str]:
         """The visible part of the board, one string per row (colors included)."""
         vx, vy = game.view_position
-        cells: dict[tuple[int, int], list] = {}
-        for agent in game.agents:
-            if getattr(agent, "display", True):
-                for x, y in agent_occupied_positions(agent):
-                    if vx <= x < vx + self.view_width and vy <= y < vy + self.view_height:
-                        cells.setdefault((x - vx, y - vy), []).append(agent)
         rows = [[" "] * self.view_width for _ in range(self.view_height)]
-        for (x, y), agents in cells.items():
-            agent = top_agent(agents)
-            character = get_agent_character(agent, (x + vx, y + vy))
-            rows[y][x] = self._colored(character, getattr(agent, "color", None))
+        for (x, y), (agent, character) in drawn_cells(game).items():
+            if vx <= x < vx + self.view_width and vy <= y < vy + self.view_height:
+                rows[y - vy][x - vx] = self._colored(character, getattr(agent, "color", None))
         return ["".join(row) for row in rows]
 
     def frame(self, game, status: str) -> str:

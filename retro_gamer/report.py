@@ -20,6 +20,7 @@ from rich.text import Text
 
 from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
+from retro_gamer.json_values import json_safe
 from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import (
@@ -65,7 +66,7 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
     defaults = Hyperparameters().to_dict()
     non_default = sorted(k for k, v in values.items() if k != "seed" and v != defaults.get(k))
     episodes = run.episodes()
-    return _clean({
+    return json_safe({
         "kind": "run",
         "run_dir": str(run.path),
         "game": metadata.to_dict(),
@@ -105,7 +106,7 @@ def checkpoint_summary(run_dir: str | os.PathLike, name: str) -> dict:
     kept = next((r for r in run.evaluations() if r.get("checkpoint") == label
                  and r.get("checkpoint_episode") == episode), None)
     stat = path.stat()
-    return _clean({
+    return json_safe({
         "kind": "checkpoint",
         "run_dir": str(run.path),
         "checkpoint": label,
@@ -147,7 +148,7 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
         job["rank"] = rank
     counts = {status: sum(job["status"] == status for job in jobs) for status in STATUS_ORDER}
     best = next((job for job in jobs if job["objective"] is not None), None)
-    return _clean({
+    return json_safe({
         "kind": "sweep",
         "sweep_dir": str(sweep.path),
         "command": saved.get("command"),
@@ -242,20 +243,11 @@ def _expected_jobs(sweep: SweepDirectory) -> list[list[str]]:
     if not sweep.hydra_config_path.is_file():
         return []
     try:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
         from omegaconf import OmegaConf
 
-        config = OmegaConf.load(sweep.hydra_config_path)
-        if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
-            return []
-        params = config.hydra.sweeper.get("params") or {}
-        arguments = [f"{k}={v}" for k, v in params.items()]
-        arguments += list(config.hydra.overrides.task)
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from retro_gamer.hydra_conf import planned_jobs
 
-        parsed = OverridesParser.create().parse_overrides(arguments)
-        batches = BasicSweeper.split_arguments(parsed, None)
-        return [list(job) for batch in batches for job in batch]
+        return planned_jobs(OmegaConf.load(sweep.hydra_config_path))
     except Exception:  # an unusual sweep: list the jobs that exist, nothing more
         return []
 
@@ -266,17 +258,6 @@ def _rank_key(job: dict) -> tuple:
     number = int(job["job"]) if str(job["job"]).isdigit() else 1 << 30
     return (not has, -objective if has else 0.0, STATUS_ORDER.index(job["status"])
             if job["status"] in STATUS_ORDER else len(STATUS_ORDER), number)
-
-
-def _clean(value):
-    """NaN and infinities become ``None`` so the data is valid JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------ drawing

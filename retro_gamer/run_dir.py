@@ -55,6 +55,8 @@ from retro_gamer.errors import (
     RunDirectoryError,
     did_you_mean,
 )
+from retro_gamer.json_values import json_safe
+from retro_gamer.torch_file import peek
 
 CONFIG_NAME = "config.toml"
 LOCK_NAME = ".retro-gamer.lock"
@@ -742,16 +744,7 @@ def _job_order(path: Path) -> tuple[int, str]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    text = json.dumps(clean(data), indent=2, allow_nan=False, default=str)
+    text = json.dumps(json_safe(data), indent=2, allow_nan=False, default=str)
     atomic_write(path, text.encode("utf-8"))
 
 
@@ -820,10 +813,14 @@ def load_torch_file(path: Path, what: str) -> dict:
 def peek_checkpoint(path: Path) -> dict | None:
     """A checkpoint's small fields (episode, line digest), read without loading its tensors'
     data or checking its checksum; ``None`` when it cannot be read."""
-    import torch
-
     if not path.is_file():
         return None
+    with contextlib.suppress(OSError, ValueError):
+        state = peek(path)  # without importing torch, which info would wait a second for
+        if isinstance(state, dict):
+            return {k: state[k] for k in ("episode", "log_digest") if k in state}
+    import torch  # a file the tensor-free reader cannot read: torch decides
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

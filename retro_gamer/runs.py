@@ -111,7 +111,7 @@ def train_run(run_dir: str | os.PathLike, resume: str | None = None,
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
-    then :class:`~retro_gamer.trainer.TrainingInterrupted`). ``config`` replaces what
+    then :class:`~retro_gamer.errors.TrainingInterrupted`). ``config`` replaces what
     ``config.toml`` says (it is written there once training has validated everything).
     With ``tensorboard = true`` the episodes also go to TensorBoard event files.
     """

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from retro_gamer.errors import TrainingInterrupted
+
 # Peak resident memory of a default Snake run (3 episodes, memory_capacity 10000) was
 # 343 MB (/usr/bin/time, torch 2.13 CPU): Python, torch and the game, before the buffer grows.
 BASE_BYTES = 512 * 2**20
@@ -103,7 +105,7 @@ def requeue_on_notice() -> Iterator[None]:
     Active only where submitit handles SIGUSR2 (a submitit job, in its main thread);
     elsewhere it does nothing. On the notice, a trainer that is training is asked
     to stop the way SIGTERM asks it (finish the episode, save a checkpoint, raise
-    :class:`~retro_gamer.trainer.TrainingInterrupted`); when that stop leaves this
+    :class:`~retro_gamer.errors.TrainingInterrupted`); when that stop leaves this
     block, submitit's handler requeues the job and exits the process; where submitit
     will not requeue (a time limit reached more than ``max_num_timeout`` times) the
     stop stands. A notice that comes while no episode runs (start-up, evaluation) is
@@ -127,8 +129,6 @@ def requeue_on_notice() -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        from retro_gamer.trainer import TrainingInterrupted
-
         if notice and isinstance(error, TrainingInterrupted):
             signal.signal(signal.SIGUSR2, submitit_handler)
             try:
@@ -159,8 +159,8 @@ def hydra_settings(overrides: list[str], game: dict, hyper: dict) -> dict:
 def largest_values(hyper: dict, overrides: list[str]) -> dict:
     """``hyper`` with the command's presets and overrides applied, sweeps at their largest."""
     from retro_gamer import overrides as override_rules
+    from retro_gamer.conf import group_names
     from retro_gamer.config import HYPERPARAMETER_FIELDS
-    from retro_gamer.hydra_conf import group_names
 
     values = dict(hyper)
     parsed = override_rules.parse(overrides)

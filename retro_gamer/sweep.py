@@ -34,10 +34,16 @@ from rich.console import Console
 from retro_gamer import overrides as override_rules
 from retro_gamer import slurm
 from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
-from retro_gamer.errors import ConfigError, RetroGamerError, RunDirectoryError
+from retro_gamer.errors import (
+    ConfigError,
+    RetroGamerError,
+    RunDirectoryError,
+    RunHasProgress,
+    TrainingInterrupted,
+)
 from retro_gamer.evaluation import evaluate_run, objective_checkpoint
 from retro_gamer.games import check_against_game, find_create_game, make_game
-from retro_gamer.hydra_conf import PRIMARY_NAME, write_primary
+from retro_gamer.hydra_conf import PRIMARY_NAME, planned_jobs, write_primary
 from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
 from retro_gamer.progress import TrainingProgress, counted
 from retro_gamer.run_dir import (
@@ -49,7 +55,7 @@ from retro_gamer.run_dir import (
 )
 from retro_gamer.runs import train_run
 from retro_gamer.sweep_stop import CommandStop, JobStop, stop_file_exists
-from retro_gamer.trainer import TrainingInterrupted, select_device
+from retro_gamer.trainer import select_device
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
@@ -132,10 +138,7 @@ def _check_resume(run: RunDirectory, resume: str | None, multirun: bool,
     if resume is not None:
         run.checkpoint_path(resume)  # fail early, before anything is written
     elif run.has_progress() and not multirun and not printing:
-        raise RunDirectoryError(
-            f"{run.path} already holds training progress. Continue it with 'retro-gamer "
-            f"train {shell_path(run.path)} --resume latest' (overrides such as "
-            "training_episodes=2000 may be added), or create a new run with 'retro-gamer create'.")
+        raise RunHasProgress(run.path)
 
 
 def _choose_sweep_dir(run: RunDirectory, argv: list[str], console: Console) -> Path | None:
@@ -557,18 +560,6 @@ def write_summary(sweep_dir: Path, command: list[str] | None = None,
     return summary
 
 
-def planned_jobs(config: DictConfig) -> list[list[str]]:
-    """The jobs Hydra's basic sweeper will run, in its order (other sweepers: none known)."""
-    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
-        return []
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    params = config.hydra.sweeper.get("params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-    parsed = override_rules.parse(arguments)
-    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
-
-
 def _check_plugins(overrides: list[str]) -> None:
     """A launcher or sweeper that is not installed: say which package brings it."""
     for item in overrides:
@@ -597,26 +588,20 @@ def _check_plugins(overrides: list[str]) -> None:
 
 def _installed_options(group: str) -> list[str]:
     """Options of a Hydra group (e.g. hydra/launcher) that installed plugins provide."""
-    from hydra._internal.config_repository import ConfigRepository
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.plugins import Plugins
+    from retro_gamer.hydra_adapter import group_options
 
-    Plugins.instance()  # registers the plugins' own config search paths
-    repository = ConfigRepository(config_search_path=create_config_search_path(None))
-    return sorted(repository.get_group_options(group))
+    return group_options(group)
 
 
 def _run_hydra(argv: list[str], task: TrainTask, primary_dir: Path) -> dict:
-    from hydra._internal.utils import _run_hydra as run_hydra
-    from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
 
+    from retro_gamer.hydra_adapter import run_hydra
+
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors come back as exceptions we can word
-    args = get_args_parser().parse_args(argv)
     GlobalHydra.instance().clear()
     try:
-        run_hydra(args=args, args_parser=get_args_parser(), task_function=task,
-                  config_path=str(primary_dir.resolve()), config_name=PRIMARY_NAME)
+        run_hydra(argv, task, str(primary_dir.resolve()), PRIMARY_NAME)
     except RetroGamerError:
         raise
     except Exception as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from retro_gamer.errors import ConfigError
-from retro_gamer.trainer import EpisodeStats
+from retro_gamer.training_stats import EpisodeStats
 
 SCALARS = ("return", "steps", "epsilon", "loss", "learning_rate")
 

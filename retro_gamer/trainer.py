@@ -41,7 +41,13 @@ from retro_gamer import memory
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.env import GameEnvironment, discover_player_characters
-from retro_gamer.errors import CheckpointError, ConfigError, RunDirectoryError
+from retro_gamer.errors import (
+    CheckpointError,
+    ConfigError,
+    RunDirectoryError,
+    RunHasProgress,
+    TrainingInterrupted,
+)
 from retro_gamer.evaluation import evaluate_agent
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.replay import Batch, ReplayBuffer, make_replay
@@ -53,6 +59,7 @@ from retro_gamer.run_dir import (
     eval_line,
     shell_path,
 )
+from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 CHECKPOINT_FORMAT = 1
 # What only a resume needs; the run directory keeps it in the newest checkpoint alone.
@@ -60,35 +67,6 @@ RESUME_ONLY = ("target", "optimizer", "rng")
 STOP_GRACE = 1.0  # seconds an episode may go on after a stop request before it is ended
 REQUIRED_FIELDS = ("model", "network", "character_set", "actions", "epsilon", "learning_rate",
                    "episode", "env_steps", "train_steps", "seed")
-
-
-@dataclass
-class EpisodeStats:
-    """What one finished episode reports to the ``on_episode`` callback."""
-
-    episode: int
-    total_episodes: int
-    total_reward: float
-    steps: int
-    epsilon: float
-    avg_loss: float
-    learning_rate: float
-    env_steps: int
-    train_steps: int
-    elapsed: float
-    evaluation: float | None = None  # greedy mean of the evaluation after it (eval_every)
-
-
-@dataclass
-class TurnStats:
-    """Where the episode in progress stands, reported every ``TURN_REPORT_EVERY`` turns."""
-
-    episode: int  # the episode being played
-    total_episodes: int
-    turn: int  # turns played in this episode so far
-    env_steps: int
-    train_steps: int
-    elapsed: float  # seconds since this process started training
 
 
 # Long episodes (a large board, a good player) can run for minutes: the progress display
@@ -113,10 +91,6 @@ class NetworkSizeWarning(UserWarning):
 
 class RewardClipWarning(UserWarning):
     """``reward_clip`` made rewards that the game tells apart look the same."""
-
-
-class TrainingInterrupted(RunDirectoryError):
-    """Training stopped on a signal after saving a checkpoint; the message says how to resume."""
 
 
 # --------------------------------------------------------------------- pure pieces
@@ -263,11 +237,7 @@ class DQNTrainer:
         hp = self.hp
         checkpoint = self._resume_state(resume)
         if checkpoint is None and self.run.has_progress():
-            raise RunDirectoryError(
-                f"{self.run.path} already holds training progress. Continue it with "
-                f"'retro-gamer train {shell_path(self.run.path)} --resume latest', or train a "
-                "new run in another directory (retro-gamer create --output NEW_DIR)."
-            )
+            raise RunHasProgress(self.run.path)
         if checkpoint:
             hp.seed = checkpoint["seed"]
         elif hp.seed is None:

@@ -43,7 +43,7 @@ import torch
 
 from retro_gamer import GameEnvironment, GameMetadata
 from retro_gamer.config import Hyperparameters
-from retro_gamer.errors import RetroGamerError
+from retro_gamer.errors import RetroGamerError, TrainingInterrupted
 from retro_gamer.evaluation import (
     Evaluation,
     evaluate,
@@ -204,9 +204,8 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
     trainer.on_episode = on_episode
     try:
         trainer.train()
-    except Exception as error:  # the stop after the time budget raises TrainingInterrupted
-        if type(error).__name__ != "TrainingInterrupted":
-            raise
+    except TrainingInterrupted:  # the stop after the time budget
+        pass
     wall = time.perf_counter() - started["t"]
     env_steps = trainer.env_steps - started["env"]
     train_steps = trainer.train_steps - started["train"]
@@ -250,14 +249,13 @@ def chaser_action(game, actions: list[str]) -> int:
     the apple by Manhattan distance; else the first such safe arrow; else the
     first arrow. Returns an index into ``actions``.
     """
-    from retro.game import agent_occupied_positions
+    from retro_gamer.encoding import drawn_cells
 
     head = game.get_agent_by_name("Snake head")
     apple = game.get_agent_by_name("Apple").position
     # Read from the agents, not game.is_empty: the game's position cache may predate the
     # latest moves (it is refreshed only as turns are played).
-    body = {cell for agent in game.agents if getattr(agent, "display", True)
-            for cell in agent_occupied_positions(agent)} - {apple}
+    body = set(drawn_cells(game)) - {apple}
     (x, y) = head.position
     distance = abs(x - apple[0]) + abs(y - apple[1])
     safe, closer = [], []

@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from retro_gamer import DQNTrainer, GameMetadata  # noqa: E402
+from retro_gamer.errors import TrainingInterrupted  # noqa: E402
 from retro_gamer.games import load_metadata  # noqa: E402
 from retro_gamer.networks import count_parameters  # noqa: E402
 
@@ -68,9 +69,8 @@ def rate(create_game, metadata: GameMetadata, steps: int) -> dict:
                              max_turns_per_episode=500, checkpoint_every=100_000)
         try:
             trainer.train()
-        except Exception as error:  # TrainingInterrupted: the stop this script asked for
-            if type(error).__name__ != "TrainingInterrupted":
-                raise
+        except TrainingInterrupted:  # the stop this script asked for
+            pass
         # From the end of the first episode: setup (finding the player) is not a step's cost.
         (first_steps, first_time), (env_steps, ended) = marks[0], marks[-1]
         return {"env_steps": env_steps - first_steps, "seconds": round(ended - first_time, 1),

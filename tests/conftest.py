@@ -183,3 +183,19 @@ def one_torch_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained_snake(tmp_path_factory) -> Path:
+    """A Snake run trained for two episodes (one checkpoint each, then final.pt), through
+    the Python API."""
+    from retro_gamer.runs import create_run, train_run
+
+    run = tmp_path_factory.mktemp("trained") / "snake"
+    create_run("retro.examples.snake", run, {
+        "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
+        "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
+        "device": "cpu"})
+    with one_torch_thread():
+        train_run(run)
+    return run

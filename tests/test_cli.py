@@ -216,19 +216,6 @@ def test_create_with_a_bad_module_is_a_clean_error(tmp_path, module, says):
 # ------------------------------------------------------------------- info and play
 
 
-@pytest.fixture(scope="module")
-def trained_snake(tmp_path_factory) -> Path:
-    """A Snake run trained for two episodes (one checkpoint each), through the Python API."""
-    run = tmp_path_factory.mktemp("trained") / "snake"
-    create_run("retro.examples.snake", run, {
-        "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
-        "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
-        "device": "cpu"})
-    with one_torch_thread():
-        train_run(run)
-    return run
-
-
 def test_info_shows_game_hyperparameters_episodes_and_checkpoints(trained_snake):
     result = cli("info", trained_snake, cwd=trained_snake.parent)
     assert result.returncode == 0, result.stderr

@@ -16,8 +16,10 @@ from typing import Any
 
 from retro_gamer.config import GameMetadata
 from retro_gamer.env import GameEnvironment
+from retro_gamer.errors import TrainingInterrupted
 from retro_gamer.evaluation import Evaluation, evaluate, summarize
 from retro_gamer.games import find_create_game
+from retro_gamer.json_values import json_safe
 from retro_gamer.runs import create_run, open_trainer
 from retro_gamer.suite import SuiteGame
 from retro_gamer.suite.policies import Policy
@@ -73,9 +75,7 @@ def train_for(game: SuiteGame, run: Path, minutes: float, seed: int) -> dict[str
     try:
         trainer.train()
         finished = True
-    except Exception as error:  # the stop at the budget raises TrainingInterrupted
-        if type(error).__name__ != "TrainingInterrupted":
-            raise
+    except TrainingInterrupted:  # the stop at the budget
         finished = False
     return {"minutes": (time.perf_counter() - started) / 60, "episodes": trainer.episode,
             "env_steps": trainer.env_steps, "finished": finished}
@@ -106,8 +106,7 @@ def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
            "agent": agent_eval.mean, "agent_ci95": agent_eval.ci95,
            "normalised": normalised(agent_eval.mean, random_eval.mean, reference_eval.mean),
            "training": training}
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in row.items()}
+    return json_safe(row)
 
 
 def run_suite(games: list[SuiteGame], workdir: Path, minutes: float, episodes: int,
