@@ -71,7 +71,7 @@ def test_on_snake_the_new_default_trains_bit_for_bit_as_clipping_did(tmp_path):
 
     settings = dict(training_episodes=4, memory_capacity=400, batch_size=16, layer_size=16,
                     max_turns_per_episode=80, target_update_freq=20, eval_episodes=0,
-                    device="cpu", seed=2)  # seed 2 eats an apple in its second episode
+                    device="cpu", seed=5)  # seed 5 eats an apple in its third episode
     metadata = load_metadata("retro.examples.snake")
     runs = {"scaled": {}, "clipped": {"reward_clip": 1.0, "reward_scaling": False}}
     for name, hyper in runs.items():
