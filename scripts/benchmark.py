@@ -237,37 +237,12 @@ def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
 
 # ------------------------------------------------------------------- reference policies
 
-# Snake's arrows as (dx, dy) on the board (y grows downwards).
-ARROWS = {"KEY_RIGHT": (1, 0), "KEY_UP": (0, -1), "KEY_LEFT": (-1, 0), "KEY_DOWN": (0, 1)}
-
-
 def chaser_action(game, actions: list[str]) -> int:
-    """The greedy apple-chaser's move in a game of retro's Snake (issue 12's yardstick).
+    """The greedy apple-chaser's move (:func:`retro_gamer.suite.policies.apple_chaser`, issue
+    12's yardstick) in a game of retro's Snake, as an index into ``actions``."""
+    from retro_gamer.suite.policies import apple_chaser
 
-    Among the arrows whose cell is neither off the board nor in the snake's body
-    (the moves that do not lose at once), the first that brings the head nearer
-    the apple by Manhattan distance; else the first such safe arrow; else the
-    first arrow. Returns an index into ``actions``.
-    """
-    from retro_gamer.encoding import drawn_cells
-
-    head = game.get_agent_by_name("Snake head")
-    apple = game.get_agent_by_name("Apple").position
-    # Read from the agents, not game.is_empty: the game's position cache may predate the
-    # latest moves (it is refreshed only as turns are played).
-    body = set(drawn_cells(game)) - {apple}
-    (x, y) = head.position
-    distance = abs(x - apple[0]) + abs(y - apple[1])
-    safe, closer = [], []
-    for index, key in enumerate(actions):
-        dx, dy = ARROWS[key]
-        cell = (x + dx, y + dy)
-        if not game.on_board(cell) or cell in body:
-            continue
-        safe.append(index)
-        if abs(cell[0] - apple[0]) + abs(cell[1] - apple[1]) < distance:
-            closer.append(index)
-    return (closer or safe or [0])[0]
+    return actions.index(apple_chaser(game))
 
 
 class ChaserPolicy:

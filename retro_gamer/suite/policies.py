@@ -111,16 +111,26 @@ def shortest_path(start: Cell, goals: set[Cell], blocked: set[Cell], board_size)
     return []
 
 
-def apple_chaser(game) -> str | None:
-    """Snake: turn toward the apple by any move that does not hit a wall or the body."""
-    head = game.get_agent_by_name("Snake head")
+def apple_chaser(game) -> str:
+    """Snake: the greedy apple-chaser, the yardstick of every Snake figure (issue 12).
+
+    Among the arrows whose cell is neither off the board nor in the snake's body
+    (the moves that do not lose at once), the first in :data:`ARROWS`' order that
+    brings the head nearer the apple by Manhattan distance; else the first such
+    safe arrow; else the first arrow. It does not plan ahead.
+    """
+    from retro_gamer.encoding import drawn_cells
+
+    head = game.get_agent_by_name("Snake head").position
     apple = game.get_agent_by_name("Apple").position
-    safe = {key: step(head.position, move) for key, move in ARROWS.items()
-            if head.can_move(step(head.position, move), game)}
-    if not safe:
-        return None
-    straight = next((k for k, m in ARROWS.items() if m == tuple(head.direction)), None)
-    return min(safe, key=lambda key: (manhattan(safe[key], apple), key != straight))
+    # Read from the agents, not game.is_empty: the game's position cache may predate the
+    # latest moves (it is refreshed only as turns are played).
+    body = set(drawn_cells(game)) - {apple}
+    safe = [key for key, move in ARROWS.items()
+            if game.on_board(step(head, move)) and step(head, move) not in body]
+    closer = [key for key in safe
+              if manhattan(step(head, ARROWS[key]), apple) < manhattan(head, apple)]
+    return (closer or safe or list(ARROWS))[0]
 
 
 def asteroid_dodger(game) -> str | None:
