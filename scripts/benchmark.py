@@ -346,9 +346,13 @@ def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
     cli = "import sys; from retro_gamer.cli import main; sys.exit(main())"
     command = [sys.executable, "-c", cli, "train", str(run), f"preset={preset}",
                *(f"{key}={value}" for key, value in (overrides or {}).items())]
-    start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
+    # The budget is training time: it starts once training has begun (the log exists), so
+    # a slow start-up on a loaded machine cannot eat it.
+    while not (run / "training.log").exists() and process.poll() is None:
+        time.sleep(0.1)
+    start = time.perf_counter()
     try:
         _, errors = process.communicate(timeout=minutes * 60)
     except subprocess.TimeoutExpired:
