@@ -164,7 +164,7 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
 
 def _network_kind(spatial: bool, hyper: Hyperparameters) -> str:
     body = "CNN (spatial)" if spatial else "MLP (non-spatial)"
-    return f"{body}, {hyper.n_layers} hidden layers x {hyper.layer_size}"
+    return f"{body}, {counted(hyper.n_layers, 'hidden layer')} x {hyper.layer_size}"
 
 
 def _episode_statistics(episodes: list[dict], window: int) -> dict:

@@ -131,7 +131,7 @@ def test_info_json_round_trips_and_matches_the_rendered_report(trained, capsys):
     assert "3 of 3 trained" in rendered
     # The game panel.
     for text in ("retro.examples.snake", "32 x 16", "KEY_RIGHT", "(5 Q-values)",
-                 "state['score']", "@ * > < ^ v", "CNN (spatial), 1 hidden layers x 16"):
+                 "state['score']", "@ * > < ^ v", "CNN (spatial), 1 hidden layer x 16"):
         assert text in rendered, text
     # Non-default values are marked with their default.
     assert {"gamma", "layer_size", "training_episodes"} <= set(summary["non_default"])
