@@ -126,6 +126,13 @@ class Checkpoints:
         candidates = replay_candidates(checkpoint)
         return next((p for p in candidates if p.is_file()), candidates[0])
 
+    def replay_files(self) -> list[Path]:
+        """The saved replay buffers (regular files): in ``replay/``, then any an older
+        retro-gamer left in ``checkpoints/``. Normally one, of the newest checkpoint."""
+        return [path for folder in (self.layout.replay_dir, self.folder) if folder.is_dir()
+                for path in sorted(folder.glob(f"*{REPLAY_SUFFIX}"))
+                if path.is_file() and not path.is_symlink()]
+
     def save(self, path: Path, state: dict, replay: dict | None = None,
              resume_only: tuple[str, ...] = ()) -> None:
         """Write a checkpoint (and its replay buffer), atomically, with a checksum.

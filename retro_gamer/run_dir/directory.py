@@ -163,6 +163,10 @@ class RunDirectory:
         """The replay buffer file of ``checkpoint`` (in ``replay/``, or where old runs kept it)."""
         return self.store.replay_path(checkpoint)
 
+    def replay_files(self) -> list[Path]:
+        """The saved replay buffers (normally one: the newest checkpoint's)."""
+        return self.store.replay_files()
+
     def save_checkpoint(self, path: Path, state: dict, replay: dict | None = None,
                         resume_only: tuple[str, ...] = ()) -> None:
         """Write a checkpoint and its replay buffer (see :meth:`Checkpoints.save`)."""
