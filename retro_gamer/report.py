@@ -25,6 +25,7 @@ from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import (
     CONFIG_NAME,
+    REPLAY_SUFFIX,
     RunDirectory,
     SweepDirectory,
     is_sweep_directory,
@@ -209,7 +210,7 @@ def _checkpoint_rows(run: RunDirectory) -> list[dict]:
 def _replay_rows(run: RunDirectory) -> list[dict]:
     """The replay buffers kept for an exact resume: the checkpoint each belongs to,
     its path inside the run, its size."""
-    return [{"checkpoint": path.name[: -len(".replay.pt")],
+    return [{"checkpoint": path.name[: -len(REPLAY_SUFFIX)],
              "path": str(path.relative_to(run.path)), "size_bytes": path.stat().st_size}
             for path in run.replay_files()]
 

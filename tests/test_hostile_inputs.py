@@ -690,33 +690,21 @@ def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_kept(runs, tmp_
     assert snapshot(run) == before
 
 
-def test_a_checkpoints_folder_that_is_a_link_is_refused_and_nothing_deleted_there(runs,
-                                                                                 tmp_path):
+@pytest.mark.parametrize("folder", ["checkpoints", "replay"])
+def test_a_checkpoints_or_replay_folder_that_is_a_link_is_refused_nothing_deleted(runs, tmp_path,
+                                                                            folder):
+    """checkpoints/ and replay/ (where training deletes superseded replay files)."""
     run = tmp_path / "run"
     shutil.copytree(runs["trained"], run)
     elsewhere = tmp_path / "elsewhere"
-    (run / "checkpoints").rename(elsewhere)
-    (run / "checkpoints").symlink_to(elsewhere)
-    (elsewhere / ".notes.txt.tmp").write_text("mine\n")
-    (elsewhere / "ep_0001.replay.pt").write_text("mine too\n")
-    kept = snapshot(elsewhere)
-    result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
-    refused(result, "checkpoints is a symbolic link", "real folder")
-    assert snapshot(elsewhere) == kept
-
-
-def test_a_replay_folder_that_is_a_link_is_refused_and_nothing_deleted_there(runs, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(runs["trained"], run)
-    elsewhere = tmp_path / "elsewhere"
-    (run / "replay").rename(elsewhere)
-    (run / "replay").symlink_to(elsewhere)
+    (run / folder).rename(elsewhere)
+    (run / folder).symlink_to(elsewhere)
     (elsewhere / ".notes.txt.tmp").write_text("mine\n")
     (elsewhere / "ep_0001.replay.pt").write_text("mine too\n")
     kept = snapshot(elsewhere)
     before = snapshot(run)
     result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
-    refused(result, "replay is a symbolic link", "real folder")
+    refused(result, f"{folder} is a symbolic link", "real folder")
     assert snapshot(elsewhere) == kept
     assert snapshot(run) == before
 

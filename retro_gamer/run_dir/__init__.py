@@ -48,6 +48,7 @@ from retro_gamer.run_dir.layout import (
     LOCK_NAME,
     LOG_NAME,
     REPLAY_DIR,
+    REPLAY_SUFFIX,
     RESULT_NAME,
     SWEEP_SUMMARY_NAME,
     SWEEPS_DIR,
@@ -61,4 +62,5 @@ __all__ = ["RunDirectory", "SweepDirectory", "is_sweep_directory", "episode_line
            "atomic_write", "read_regular", "shell_path", "check_same_game",
            "config_from_document", "content_digest", "load_torch_file", "peek_checkpoint",
            "LogDigest", "episode_digest", "CONFIG_NAME", "LOCK_NAME", "LOG_NAME",
-           "CHECKPOINT_DIR", "REPLAY_DIR", "RESULT_NAME", "SWEEPS_DIR", "SWEEP_SUMMARY_NAME"]
+           "CHECKPOINT_DIR", "REPLAY_DIR", "REPLAY_SUFFIX", "RESULT_NAME", "SWEEPS_DIR",
+           "SWEEP_SUMMARY_NAME"]

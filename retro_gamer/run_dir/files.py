@@ -103,9 +103,10 @@ def refuse_links(folders: Iterable[Path]) -> None:
 
 
 def remove_partial_writes(folders: Iterable[Path]) -> None:
-    """Delete the temporary files (``.NAME.*.tmp``) a killed process left mid-write."""
+    """Delete the temporary files (``.NAME.*.tmp``) a killed process left mid-write (callers
+    refuse linked sub-folders first: :func:`refuse_links`)."""
     for folder in folders:
-        if folder.is_dir() and not folder.is_symlink():
+        if folder.is_dir():
             for leftover in folder.glob(".*.tmp"):
                 if leftover.is_file() and not leftover.is_symlink():
                     with contextlib.suppress(OSError):
