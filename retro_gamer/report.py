@@ -25,6 +25,7 @@ from retro_gamer.optuna_search import study_summary
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import (
     CONFIG_NAME,
+    REPLAY_SUFFIX,
     RunDirectory,
     SweepDirectory,
     is_sweep_directory,
@@ -81,6 +82,7 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
         "learning_curve": _learning_curve(episodes, window),
         "result": run.read_result(),
         "checkpoints": _checkpoint_rows(run),
+        "replay_buffers": _replay_rows(run),
         "training_evaluations": run.training_evaluations(),
         "folder_size_bytes": run.folder_size(),
         "evaluations": [_evaluation_row(record) for record in run.evaluations()],
@@ -203,6 +205,14 @@ def _checkpoint_rows(run: RunDirectory) -> list[dict]:
                      "modified": dt.datetime.fromtimestamp(stat.st_mtime)
                      .isoformat(timespec="seconds")})
     return rows
+
+
+def _replay_rows(run: RunDirectory) -> list[dict]:
+    """The replay buffers kept for an exact resume: the checkpoint each belongs to,
+    its path inside the run, its size."""
+    return [{"checkpoint": path.name[: -len(REPLAY_SUFFIX)],
+             "path": str(path.relative_to(run.path)), "size_bytes": path.stat().st_size}
+            for path in run.replay_files()]
 
 
 def _evaluation_row(record: dict) -> dict:
@@ -405,6 +415,9 @@ def _print_checkpoints(summary: dict, console: Console) -> None:
         name = cp["name"] if cp.get("on_line", True) else f"{cp['name']} (abandoned)"
         table.add_row(name, episode, _size(cp["size_bytes"]), cp["modified"].replace("T", " "))
     console.print(table)
+    for replay in summary.get("replay_buffers") or []:
+        console.print(f"Replay buffer of {replay['checkpoint']} (for an exact resume): "
+                      f"{escape(replay['path'])}, {_size(replay['size_bytes'])}", highlight=False)
     if not all(cp.get("on_line", True) for cp in summary["checkpoints"]):
         console.print("Abandoned: left behind when training resumed from an earlier "
                       "checkpoint; kept, but never chosen by --resume latest.")

@@ -37,7 +37,6 @@ from retro_gamer.errors import (
     ConfigError,
     RetroGamerError,
     RunDirectoryError,
-    RunHasProgress,
     TrainingInterrupted,
 )
 from retro_gamer.evaluation import evaluate_run, objective_checkpoint
@@ -135,8 +134,8 @@ def _check_resume(run: RunDirectory, resume: str | None, multirun: bool,
                           "continue a sweep job, train its own folder with --resume.")
     if resume is not None:
         run.checkpoint_path(resume)  # fail early, before anything is written
-    elif run.has_progress() and not multirun and not printing:
-        raise RunHasProgress(run.path)
+    elif not multirun and not printing:
+        run.refuse_fresh_start()
 
 
 def _choose_sweep_dir(run: RunDirectory, argv: list[str], console: Console) -> Path | None:

@@ -47,7 +47,6 @@ from retro_gamer.errors import (
     CheckpointError,
     ConfigError,
     RunDirectoryError,
-    RunHasProgress,
     TrainingInterrupted,
 )
 from retro_gamer.evaluation import evaluate_agent
@@ -257,8 +256,8 @@ class DQNTrainer:
         """Train for ``training_episodes`` episodes in all (continuing a checkpoint if given)."""
         hp = self.hp
         checkpoint = self._resume_state(resume)
-        if checkpoint is None and self.run.has_progress():
-            raise RunHasProgress(self.run.path)
+        if checkpoint is None:
+            self.run.refuse_fresh_start()
         if checkpoint:
             hp.seed = checkpoint["seed"]
         elif hp.seed is None:

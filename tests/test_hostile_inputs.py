@@ -377,7 +377,7 @@ CHECKPOINT_CASES.update({
 })
 
 def corrupt_replay(run: Path) -> None:
-    path = run / "checkpoints" / "final.replay.pt"
+    path = run / "replay" / "final.replay.pt"
     data = bytearray(path.read_bytes())
     data[len(data) // 2: len(data) // 2 + 64] = os.urandom(64)
     path.write_bytes(bytes(data[: len(data) * 2 // 3]))
@@ -690,19 +690,23 @@ def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_kept(runs, tmp_
     assert snapshot(run) == before
 
 
-def test_a_checkpoints_folder_that_is_a_link_is_refused_and_nothing_deleted_there(runs,
-                                                                                 tmp_path):
+@pytest.mark.parametrize("folder", ["checkpoints", "replay"])
+def test_a_checkpoints_or_replay_folder_that_is_a_link_is_refused_nothing_deleted(runs, tmp_path,
+                                                                            folder):
+    """checkpoints/ and replay/ (where training deletes superseded replay files)."""
     run = tmp_path / "run"
     shutil.copytree(runs["trained"], run)
     elsewhere = tmp_path / "elsewhere"
-    (run / "checkpoints").rename(elsewhere)
-    (run / "checkpoints").symlink_to(elsewhere)
+    (run / folder).rename(elsewhere)
+    (run / folder).symlink_to(elsewhere)
     (elsewhere / ".notes.txt.tmp").write_text("mine\n")
     (elsewhere / "ep_0001.replay.pt").write_text("mine too\n")
     kept = snapshot(elsewhere)
+    before = snapshot(run)
     result = run_cli(["train", run, "training_episodes=3", "--resume", "latest"], cwd=tmp_path)
-    refused(result, "checkpoints is a symbolic link", "real folder")
+    refused(result, f"{folder} is a symbolic link", "real folder")
     assert snapshot(elsewhere) == kept
+    assert snapshot(run) == before
 
 
 def test_a_fifo_named_like_a_checkpoint_is_never_opened(runs, tmp_path):
@@ -882,7 +886,7 @@ def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tm
     refused(run_full(["plot", run], tmp_path, limit=10), "Could not write", "curve.png")
     assert snapshot(run) == before
 
-    replay = (run / "checkpoints" / "final.replay.pt").stat().st_size
+    replay = (run / "replay" / "final.replay.pt").stat().st_size
     trained = run_full(["train", run, "training_episodes=4", "--resume", "latest"], tmp_path,
                        limit=replay // 2)  # the log and config fit; a replay file does not
     message = refused(trained, "Could not write", "replay.pt", "Training stopped at episode",

@@ -149,6 +149,17 @@ def test_info_json_round_trips_and_matches_the_rendered_report(trained, capsys):
         assert cp["modified"].replace("T", " ")[:10] in rendered
 
 
+def test_info_shows_the_replay_buffer_kept_for_an_exact_resume(trained, capsys):
+    code, out, _ = run_cli(capsys, "info", str(trained), "--json")
+    assert code == 0
+    size = (trained / "replay" / "final.replay.pt").stat().st_size
+    assert json.loads(out)["replay_buffers"] == [
+        {"checkpoint": "final", "path": "replay/final.replay.pt", "size_bytes": size}]
+    code, out, _ = run_cli(capsys, "info", str(trained))
+    shown = " ".join(ANSI.sub("", out).split())
+    assert "Replay buffer of final (for an exact resume): replay/final.replay.pt" in shown
+
+
 # ------------------------------------------------------------------ sweeps
 
 

@@ -229,6 +229,49 @@ def test_checkpoint_and_replay_companion_round_trip(run):
     assert leftovers(run.path) == []
 
 
+def test_checkpoints_holds_only_checkpoints_and_the_replay_buffer_has_its_own_folder(run):
+    state = {"model": {"w": torch.arange(3.0)}, "optimizer": {"lr": 0.1}, "epsilon": 0.5}
+    replay = {"rewards": torch.ones(4), "size": 4, "capacity": 10}
+    run.save_checkpoint(run.named_checkpoint(1), state, replay, resume_only=("optimizer",))
+    run.save_checkpoint(run.best_checkpoint_path, state)
+    run.save_checkpoint(run.named_checkpoint(2), state, replay, resume_only=("optimizer",))
+    # What the specification lists (and best.pt), nothing else.
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == [
+        "best.pt", "ep_0001.pt", "ep_0002.pt"]
+    assert sorted(p.name for p in (run.path / "replay").iterdir()) == ["ep_0002.replay.pt"]
+    assert run.replay_path(run.named_checkpoint(2)) == run.path / "replay" / "ep_0002.replay.pt"
+    assert "optimizer" not in run.load_checkpoint(run.named_checkpoint(1))
+    assert "optimizer" in run.load_checkpoint(run.named_checkpoint(2))
+    assert run.checkpoint_path("latest") == run.named_checkpoint(2)
+
+
+def test_a_replay_buffer_where_old_runs_kept_it_is_read_and_retired_at_the_next_save(run):
+    state = {"model": {"w": torch.arange(3.0)}, "optimizer": {"lr": 0.1}}
+    first = run.named_checkpoint(1)
+    run.save_checkpoint(first, state, {"size": 4, "capacity": 10})
+    old_place = run.checkpoint_dir / "ep_0001.replay.pt"
+    (run.path / "replay" / "ep_0001.replay.pt").rename(old_place)
+
+    assert run.replay_path(first) == old_place  # named so in messages ("delete ...")
+    assert run.load_replay(first)["size"] == 4
+    second = run.named_checkpoint(2)
+    run.save_checkpoint(second, state, {"size": 5, "capacity": 10},
+                        resume_only=("optimizer",))
+    assert not old_place.exists()  # superseded by the newer buffer, as in replay/
+    assert run.load_replay(second)["size"] == 5
+    assert "optimizer" not in run.load_checkpoint(first)
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["ep_0001.pt", "ep_0002.pt"]
+
+
+def test_leftovers_of_a_killed_write_go_from_replay_too(run):
+    run.save_checkpoint(run.named_checkpoint(1), {"model": {}}, {"size": 0})
+    for folder in (run.path, run.checkpoint_dir, run.path / "replay"):
+        (folder / ".ep_0002.replay.pt.abc123.tmp").write_bytes(b"half")
+    run.remove_partial_writes()
+    assert leftovers(run.path) == []
+    assert run.load_replay(run.named_checkpoint(1)) == {"size": 0}
+
+
 # ------------------------------------------------------------------ atomic writes
 
 
@@ -239,7 +282,7 @@ def test_writes_leave_no_temporary_files(run):
     run.save_checkpoint(run.named_checkpoint(None), {"model": {}}, {"size": 0})
     assert leftovers(run.path) == []
     names = sorted(p.name for p in run.path.iterdir() if not p.name.startswith(".retro-gamer"))
-    assert names == ["checkpoints", "config.toml", "training.log"]
+    assert names == ["checkpoints", "config.toml", "replay", "training.log"]
     assert run.episode_lines() == [
         "[EP 0001] total_reward=1.5000 steps=3 epsilon=1.0000 avg_loss=0.250000"]
     assert run.episodes() == [

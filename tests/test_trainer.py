@@ -221,6 +221,29 @@ def test_resume_latest_continues_numbering_and_matches_an_uninterrupted_run(tmp_
     assert config(run)["hyperparameters"]["training_episodes"] == 6
 
 
+def test_a_run_that_kept_its_replay_buffer_in_checkpoints_still_resumes_exactly(tmp_path):
+    """Runs made before replay/ existed saved the buffer as checkpoints/NAME.replay.pt."""
+    corridor_trainer(tmp_path / "whole", training_episodes=6, checkpoint_every=2, seed=7).train()
+    run = tmp_path / "old"
+    corridor_trainer(run, training_episodes=4, checkpoint_every=2, seed=7).train()
+    assert sorted(p.name for p in (run / "replay").iterdir()) == ["final.replay.pt"]
+    (run / "replay" / "final.replay.pt").rename(run / "checkpoints" / "final.replay.pt")
+    (run / "replay").rmdir()  # the run now looks as an older retro-gamer left it
+
+    RunDirectory(run).update_config(hyper={"training_episodes": 6})
+    DQNTrainer(create_corridor, corridor_metadata(), run).train(resume="latest")
+
+    marker = next(line for line in (run / "training.log").read_text().splitlines()
+                  if "resumed" in line)
+    assert "replay buffer restored" in marker
+    assert episode_lines(run) == episode_lines(tmp_path / "whole")
+    assert_same_weights(final_weights(run), final_weights(tmp_path / "whole"))
+    # The next save wrote the buffer to replay/ and retired the old file, and only then.
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "ep_0002.pt", "ep_0004.pt", "ep_0006.pt", "final.pt"]
+    assert sorted(p.name for p in (run / "replay").iterdir()) == ["final.replay.pt"]
+
+
 def test_resume_from_a_named_checkpoint_continues_after_it(tmp_path):
     run = tmp_path / "named"
     corridor_trainer(run, training_episodes=4, checkpoint_every=2, seed=9).train()

@@ -92,6 +92,7 @@ def test_best_pt_is_the_checkpoint_with_the_highest_evaluation(learned):
     # best.pt never stands for the newest checkpoint, and has no replay companion.
     assert run.checkpoint_path("latest").name == "final.pt"
     assert not (run.checkpoint_dir / "best.replay.pt").exists()
+    assert [p.name for p in run.replay_files()] == ["final.replay.pt"]
 
 
 def test_objective_checkpoint_best_scores_best_pt_and_falls_back_to_final(learned, tmp_path):
