@@ -122,11 +122,15 @@ def keyword_hyperparameters(run_dir: str | os.PathLike, overrides: Mapping[str, 
 class Discoveries:
     """What training found out that ``config.toml`` did not say: the characters the
     board shows (grown when ``unknown_character_strategy = "extend"`` meets new ones),
-    the board's ``(width, height)``, and the seed actually used."""
+    the board's ``(width, height)``, the seed actually used, and the characters an
+    egocentric view centres on (``center_on = "auto"`` finds them; empty without such a
+    view). :class:`RunConfigFile` records the first three; ``center_on`` stays as the
+    user wrote it, the checkpoints keep the player's codes."""
 
     character_set: tuple[str, ...]
     board_size: tuple[int, int]
     seed: int
+    player_characters: tuple[str, ...] = ()
 
 
 class ConfigWriter(Protocol):

@@ -571,9 +571,11 @@ class DQNTrainer:
             warnings.warn(too_big, NetworkSizeWarning, stacklevel=3)
 
     def discoveries(self) -> Discoveries:
-        """What training found out: the characters, the board's size, the seed used."""
-        return Discoveries(tuple(self.env.character_set), tuple(self.env.board_size),
-                           self.hp.seed)
+        """What training found out: the characters, the board's size, the seed used,
+        the player's characters an egocentric view centres on."""
+        characters = self.env.character_set
+        return Discoveries(tuple(characters), tuple(self.env.board_size), self.hp.seed,
+                           tuple(characters[code - 1] for code in self.network.center_codes))
 
     def _record(self) -> None:
         """Hand the settings and what training discovered to the config writer."""

@@ -18,6 +18,7 @@ from gamekit import (
     CORRIDOR_WIDTH,
     GAMES_SOURCE,
     corridor_metadata,
+    create_corridor,
     create_spawner,
 )
 
@@ -163,6 +164,15 @@ def test_a_run_trained_on_objects_resumes_without_config_toml(tmp_path):
     assert result.episodes_done == 3
     assert not (run / "config.toml").exists()
     assert [record[2].seed for record in writer.records] == [2]
+
+
+def test_the_player_found_for_an_egocentric_view_comes_back_with_the_discoveries(tmp_path):
+    writer = RecordedConfig()
+    result = DQNTrainer(create_corridor, corridor_metadata(spatial=True), tmp_path / "run",
+                        Hyperparameters(training_episodes=1, seed=1, **TINY),
+                        config_writer=writer).train()
+    assert result.discovered.player_characters == ("@",)  # the walker, found by center_on=auto
+    assert writer.records[0][1].center_on == "auto"  # what the user wrote is what is recorded
 
 
 def test_keywords_override_an_object_and_leave_it_unchanged(tmp_path):
