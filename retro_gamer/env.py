@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from retro.input import ProgrammaticInput
@@ -13,6 +13,18 @@ from retro_gamer.config import GameMetadata
 from retro_gamer.encoding import BoardEncoder, agent_cells, observation_vector, visible_characters
 from retro_gamer.errors import GameCrashed, GameDescriptionError
 from retro_gamer.games import make_game
+
+NO_CHARACTERS: frozenset[str] = frozenset()
+
+
+class Turn(NamedTuple):
+    """What one turn of :meth:`GameEnvironment.act` gave: the reward, whether the game
+    ended, and the characters the board showed that the character set lacks (drawn as
+    empty cells), seen since the previous turn or on the new game's first board."""
+
+    reward: float
+    done: bool
+    new_characters: frozenset[str]
 
 
 class GameEnvironment:
@@ -26,7 +38,9 @@ class GameEnvironment:
 
     The trainer uses the compact side of the same object: :meth:`act` takes an
     action index and leaves the uint8 board in :attr:`board` and the observed
-    state values in :attr:`extras`, with no float one-hot built per turn.
+    state values in :attr:`extras`, with no float one-hot built per turn; it reports
+    characters the character set lacks as they appear (:class:`Turn`), and
+    :meth:`add_characters` grows the set.
     """
 
     def __init__(
@@ -80,7 +94,7 @@ class GameEnvironment:
 
     def step(self, action: str | int | None) -> tuple[np.ndarray, float, bool]:
         """Play one turn; return ``(observation, reward, done)``."""
-        reward, done = self.act(self.action_index(action))
+        reward, done, _ = self.act(self.action_index(action))
         return self.observation(), reward, done
 
     def observation(self) -> np.ndarray:
@@ -116,7 +130,7 @@ class GameEnvironment:
         self._last_reward_value = self._reward_value()
         self._encode()
 
-    def act(self, index: int) -> tuple[float, bool]:
+    def act(self, index: int) -> Turn:
         """Press ``actions[index]`` (the last index is the no-op) and play one turn."""
         if self.game is None or not self.game.playing:
             raise RuntimeError("The game is over (or not started); call reset() first.")
@@ -133,10 +147,18 @@ class GameEnvironment:
         reward = value - self._last_reward_value
         self._last_reward_value = value
         self._encode()
-        return reward, not self.game.playing
+        unknown = self.encoder.unknown
+        if not unknown:  # the common case: no set is built
+            return Turn(reward, not self.game.playing, NO_CHARACTERS)
+        new = frozenset(unknown)
+        unknown.clear()  # a character still on the board is reported again next turn
+        return Turn(reward, not self.game.playing, new)
 
-    def reencode(self) -> None:
-        """Encode the current board again (after the character set grew)."""
+    def add_characters(self, characters: Iterable[str]) -> None:
+        """Append ``characters`` to the character set (one channel each, after the
+        existing ones, whose codes keep their meaning) and encode the board again."""
+        for character in characters:
+            self.encoder.add_character(character)
         self._encode()
 
     @property

@@ -90,7 +90,7 @@ def play_greedy(agent: GreedyAgent, env: GameEnvironment, episodes: int, max_tur
         env.start()
         total = 0.0
         for _ in range(max_turns):
-            reward, done = env.act(agent.act(env.board, env.extras))
+            reward, done, _ = env.act(agent.act(env.board, env.extras))
             total += reward
             if done:
                 break
@@ -121,7 +121,7 @@ def play_greedy_batched(agent: GreedyAgent, envs: list[GameEnvironment], episode
         actions = agent.act_batch(boards, extras)
         still = []
         for slot, action in zip(running, actions, strict=True):
-            reward, done = slot[0].act(int(action))
+            reward, done, _ = slot[0].act(int(action))
             slot[1] += reward
             slot[2] += 1
             if not done and slot[2] < max_turns:

@@ -83,7 +83,7 @@ class RetroGameEnv(gymnasium.Env):
         return self.env.observation(), {}
 
     def step(self, action):
-        reward, terminated = self.env.act(int(action))
+        reward, terminated, _ = self.env.act(int(action))
         self._turns += 1
         truncated = not terminated and self._turns >= self.max_turns_per_episode
         info = {"turn": self._turns}

@@ -235,7 +235,7 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
             writer.output(at, (HIDE_CURSOR + CLEAR if number == 1 else CLEAR) + renderer.frame(
                 env.game, _status(number, episodes, turns, total, metadata.reward)))
             while turns < hyper.max_turns_per_episode:
-                reward, done = env.act(agent.act(env.board, env.extras))
+                reward, done, _ = env.act(agent.act(env.board, env.extras))
                 total += reward
                 turns += 1
                 at += frame_time

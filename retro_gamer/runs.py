@@ -14,6 +14,7 @@ from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.games import find_create_game
 from retro_gamer.memory import MemoryEstimate
 from retro_gamer.run_dir import RunDirectory, shell_path
+from retro_gamer.settings import ConfigWriter, RunConfigFile, read_run_config, resolve_settings
 from retro_gamer.trainer import DQNTrainer, EpisodeStats, TrainingResult, TurnStats
 
 
@@ -93,41 +94,49 @@ def open_trainer(run_dir: str | os.PathLike,
                  on_episode: Callable[[EpisodeStats], bool | None] | None = None,
                  on_note: Callable[[str], None] | None = None,
                  on_turn: Callable[[TurnStats], None] | None = None,
-                 config: tuple[GameMetadata, Hyperparameters] | None = None) -> DQNTrainer:
-    """A trainer for the run described by ``run_dir/config.toml`` (or by ``config``, the
-    validated values to train with, which the trainer then records there)."""
-    run = RunDirectory(run_dir)
-    metadata, hyper = config if config is not None else run.read_config()
+                 config: tuple[GameMetadata, Hyperparameters] | None = None,
+                 config_writer: ConfigWriter | None = None) -> DQNTrainer:
+    """A trainer for the run in ``run_dir`` with ``config``, the validated settings
+    (:func:`~retro_gamer.settings.resolve_settings`); without them, the run's
+    ``config.toml`` is read and validated here, once. ``config_writer`` records what
+    training discovers (by default into ``run_dir/config.toml``)."""
+    if config is None:
+        base = read_run_config(run_dir)
+        config = resolve_settings(run_dir, base=base)
+        config_writer = config_writer or RunConfigFile(run_dir, base.text)
+    metadata, hyper = config
     create_game = find_create_game(metadata.module)
-    return DQNTrainer(create_game, metadata, Path(run_dir), on_episode=on_episode,
-                      on_note=on_note, on_turn=on_turn, **hyper.to_dict())
+    return DQNTrainer(create_game, metadata, Path(run_dir), hyper, on_episode=on_episode,
+                      on_note=on_note, on_turn=on_turn, config_writer=config_writer)
 
 
 def train_run(run_dir: str | os.PathLike, resume: str | None = None,
               on_episode: Callable[[EpisodeStats], bool | None] | None = None,
               on_note: Callable[[str], None] | None = None,
               on_turn: Callable[[TurnStats], None] | None = None,
-              config: tuple[GameMetadata, Hyperparameters] | None = None) -> TrainingResult:
+              config: tuple[GameMetadata, Hyperparameters] | None = None,
+              config_writer: ConfigWriter | None = None) -> TrainingResult:
     """Train (or resume) the run in ``run_dir`` to its configured number of episodes.
 
     ``on_episode`` returning ``True`` stops the training as Ctrl+C does (a checkpoint,
-    then :class:`~retro_gamer.errors.TrainingInterrupted`). ``config`` replaces what
-    ``config.toml`` says (it is written there once training has validated everything).
+    then :class:`~retro_gamer.errors.TrainingInterrupted`). ``config`` and
+    ``config_writer`` are as for :func:`open_trainer`: the settings to train with (read
+    from ``config.toml`` when not given), and where what training discovers is recorded.
     With ``tensorboard = true`` the episodes also go to TensorBoard event files.
     """
-    run = RunDirectory(run_dir)
-    _, hyper = config if config is not None else run.read_config()
-    if not hyper.tensorboard:
-        return open_trainer(run_dir, on_episode, on_note, on_turn, config).train(resume=resume)
+    trainer = open_trainer(run_dir, on_episode, on_note, on_turn, config, config_writer)
+    if not trainer.hp.tensorboard:
+        return trainer.train(resume=resume)
     from retro_gamer.tensorboard_log import TensorBoardLogger
 
-    board = TensorBoardLogger(run.tensorboard_dir)
+    board = TensorBoardLogger(RunDirectory(run_dir).tensorboard_dir)
 
     def both(stats: EpisodeStats) -> bool | None:
         board(stats)
         return on_episode(stats) if on_episode is not None else None
 
+    trainer.on_episode = both
     try:
-        return open_trainer(run_dir, both, on_note, on_turn, config).train(resume=resume)
+        return trainer.train(resume=resume)
     finally:
         board.close()

@@ -33,7 +33,6 @@ from rich.console import Console
 
 from retro_gamer import overrides as override_rules
 from retro_gamer import slurm
-from retro_gamer.config import SHAPE_FIELDS, GameMetadata, Hyperparameters
 from retro_gamer.errors import (
     ConfigError,
     RetroGamerError,
@@ -41,7 +40,6 @@ from retro_gamer.errors import (
     TrainingInterrupted,
 )
 from retro_gamer.evaluation import evaluate_run, objective_checkpoint
-from retro_gamer.games import check_against_game, find_create_game, make_game
 from retro_gamer.hydra_conf import PRIMARY_NAME, planned_jobs, write_primary
 from retro_gamer.optuna_search import JOURNAL_NAME, reporter_for_job, study_summary
 from retro_gamer.progress import TrainingProgress, counted
@@ -53,8 +51,8 @@ from retro_gamer.run_dir import (
     shell_path,
 )
 from retro_gamer.runs import train_run
+from retro_gamer.settings import RunConfig, RunConfigFile, read_run_config, resolve_settings
 from retro_gamer.sweep_stop import CommandStop, JobStop, stop_file_exists
-from retro_gamer.trainer import select_device
 
 OPTIONAL_PLUGINS = {
     "joblib": "hydra-joblib-launcher",
@@ -75,13 +73,13 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
     """Everything ``retro-gamer train`` does; returns the exit code."""
     console = console or Console()
     run = RunDirectory(run_dir)
-    metadata, hyper = run.read_config()  # a broken config.toml is reported before Hydra runs
+    base = read_run_config(run.path)  # the one read; a broken file is reported before Hydra
+    metadata, hyper = base.metadata, base.hyperparameters
     override_rules.check(overrides, multirun)
     overrides = _renamed_sweeper(override_rules.portable_sweeps(overrides), console)
     _check_plugins(overrides)
     _check_resume(run, resume, multirun, bool(cfg or info))
 
-    base_text = run.config_path.read_text(encoding="utf-8")
     hydra_defaults = {
         "run": {"dir": literal(str(run.path.resolve()))},
         "sweep": {"dir": literal(str(run.sweeps_dir.resolve())) + "/${now:%Y-%m-%d_%H-%M-%S}",
@@ -96,7 +94,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         reserved = _choose_sweep_dir(run, argv, console)
     argv += (["--multirun"] if multirun else []) + (["--cfg", cfg] if cfg else []) + (
         ["--info", info] if info else [])
-    task = TrainTask(str(run.path.resolve()), base_text, resume, multirun)
+    task = TrainTask(str(run.path.resolve()), base, resume, multirun)
     with contextlib.ExitStack() as stack:
         # A sweep's jobs may run on other machines (Slurm): keep its primary config in the run.
         primary_dir = (run.sweeps_dir / ".config" if multirun
@@ -329,10 +327,9 @@ def _print_sweep_result(summary: dict, console: Console) -> None:
 class TrainTask:
     """What Hydra runs for each job; picklable, so launchers can run it in other processes."""
 
-    def __init__(self, base_run: str, base_config_text: str, resume: str | None,
-                 multirun: bool):
+    def __init__(self, base_run: str, base: RunConfig, resume: str | None, multirun: bool):
         self.base_run = base_run
-        self.base_config_text = base_config_text
+        self.base = base  # the base run's config.toml as the command read it
         self.resume = resume
         self.multirun = multirun
         self.command_pid = os.getpid()  # the process of `retro-gamer train` itself
@@ -344,8 +341,8 @@ class TrainTask:
         game, hyper = values_from(cfg)
         if not self.multirun:
             try:
-                return self._train(RunDirectory(self.base_run), game, hyper, live=True,
-                                   resume=self.resume)
+                return self._train(RunDirectory(self.base_run), self.base, game, hyper,
+                                   live=True, resume=self.resume)
             except RetroGamerError as error:
                 self.error = error
                 return math.nan
@@ -368,8 +365,11 @@ class TrainTask:
         job_stack = contextlib.ExitStack()  # closed once its result is written
         job_stack.enter_context(watching)
         try:
-            if not run.config_path.exists():
-                atomic_write(run.config_path, self.base_config_text.encode("utf-8"))
+            if run.config_path.exists():  # a job run before: its own config is the base
+                job_base = read_run_config(run.path)
+            else:  # the job's folder becomes a run directory: the base run's config
+                job_base = self.base
+                atomic_write(run.config_path, self.base.text.encode("utf-8"))
             # Evaluations during training feed the pruner when the run will have some.
             every = hyper.get("eval_every") or 0
             reporter = reporter_for_job(HydraConfig.get(), by_evaluation=bool(
@@ -382,7 +382,7 @@ class TrainTask:
                 run.log_path.unlink()  # killed before its first checkpoint: nothing to keep
             run.write_result(result)
             with slurm.requeue_on_notice():
-                objective = self._train(run, game, hyper, live=False,
+                objective = self._train(run, job_base, game, hyper, live=False,
                                         label=job_dir.name or "job", resume=resume,
                                         reporter=reporter)
             result.update(status="done", objective=objective)
@@ -422,14 +422,15 @@ class TrainTask:
             return None
         return JobStop.watch(sweep_dir, self.command_pid, self.command_host)
 
-    def _train(self, run: RunDirectory, game: dict, hyper: dict, live: bool,
-               label: str = "training", resume: str | None = None,
+    def _train(self, run: RunDirectory, base: RunConfig, game: dict, hyper: dict,
+               live: bool, label: str = "training", resume: str | None = None,
                reporter=None) -> float:
         console = Console(stderr=True) if live else Console(stderr=True, force_terminal=False)
         # The lock is held through the evaluation too: a job whose lock is free is not running.
         with run.lock():
             run.remove_partial_writes()
-            config = apply_values(run, game, hyper)  # validated; written once training starts
+            # Validated here; written (once, by the writer) when training has validated the rest.
+            config = resolve_settings(run.path, hyper, game, base=base)
             with TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
                     progress(stats)  # True asks the trainer to stop: the pruner or the user
@@ -438,7 +439,8 @@ class TrainTask:
                     return pruned or JobStop.requested()
 
                 train_run(run.path, resume, on_episode=on_episode, on_note=progress.note,
-                          on_turn=progress.on_turn, config=config)
+                          on_turn=progress.on_turn, config=config,
+                          config_writer=RunConfigFile(run.path, base.text))
             # eval_episodes = 0 skips the evaluation: such a run has no objective.
             objective = evaluate_run(run.path) if hyper.get("eval_episodes", 1) else math.nan
         if not self.multirun:
@@ -460,39 +462,6 @@ def values_from(cfg: DictConfig) -> tuple[dict, dict]:
     data = OmegaConf.to_container(cfg, resolve=True)
     game = data.pop("game")
     return game, data
-
-
-def apply_values(run: RunDirectory, game: dict, hyper: dict
-                 ) -> tuple[GameMetadata, Hyperparameters]:
-    """Validate the composed values against the run and its game; return them.
-
-    Nothing is written here: the trainer records them in ``config.toml`` once it has
-    validated everything else (device, checkpoint, replay file, characters).
-    """
-    metadata, current = run.read_config()
-    new_hyper = Hyperparameters.from_mapping(hyper, "the composed config")
-    try:
-        new_game = GameMetadata.from_mapping(game, "the composed config [game]")
-    except RetroGamerError as error:
-        raise ConfigError(str(error)) from None
-    if run.checkpoints():
-        changed = [name for name in SHAPE_FIELDS
-                   if getattr(new_hyper, name) != getattr(current, name)]
-        changed += [f"game.{name}" for name in GameMetadata.DESCRIPTION_FIELDS
-                    if getattr(new_game, name) != getattr(metadata, name)]
-        if changed:
-            raise ConfigError(
-                f"{run.path} already has checkpoints, and {', '.join(changed)} would change "
-                "the network's shape or the game the agent learned. Its weights cannot carry "
-                "over. Start a new run instead: retro-gamer create --game "
-                f"{metadata.module} --output NEW_DIR (then train it with your overrides).")
-    # The reward and observed keys (perhaps overridden) must exist in the game's state.
-    game = make_game(find_create_game(metadata.module), metadata.module)
-    check_against_game(new_game, game, f"{run.config_path} with the overrides")
-    select_device(new_hyper.device)
-    for name in GameMetadata.DESCRIPTION_FIELDS:
-        setattr(metadata, name, getattr(new_game, name))
-    return metadata, new_hyper
 
 
 class SweepSummary(Callback):

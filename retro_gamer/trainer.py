@@ -14,7 +14,9 @@ back from the device except the chosen action (and, for prioritized replay,
 the TD errors the sum-tree needs); the episode's mean loss is read once per
 episode. docs/benchmarks.md has the measurements behind each default. Everything it writes goes
 through :class:`~retro_gamer.run_dir.RunDirectory`; everything it reports goes
-to the ``on_episode`` callback.
+to the ``on_episode`` callback. The trainer reads no ``config.toml``: it is given its
+settings as objects (:mod:`retro_gamer.settings` has their whole path), and hands what it
+discovers (characters, board size, seed) to one config writer.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ from retro_gamer.run_dir import (
     eval_line,
     shell_path,
 )
+from retro_gamer.settings import (
+    ConfigWriter,
+    Discoveries,
+    RunConfigFile,
+    keyword_hyperparameters,
+)
 from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 CHECKPOINT_FORMAT = 1
@@ -82,6 +90,7 @@ class TrainingResult:
     final_checkpoint: Path | None
     interrupted: bool
     seconds: float
+    discovered: Discoveries | None = None  # what config_writer recorded last
 
 
 class NetworkSizeWarning(UserWarning):
@@ -202,26 +211,38 @@ def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
 class DQNTrainer:
     """Trains a DQN agent on ``create_game`` and writes the run into ``run_dir``.
 
-    Keyword arguments are hyperparameters (see :class:`Hyperparameters`); an
-    unknown name is refused with a suggestion. If ``run_dir`` has a
-    ``config.toml`` its values are the starting point and keywords override them.
-    ``on_note`` receives one-line facts for the user (the network's size) when
-    training starts; a network too costly to train at a useful rate is also
-    reported as a :class:`NetworkSizeWarning` and in ``training.log``.
+    ``hyperparameters`` (a :class:`Hyperparameters`) are the settings to train with;
+    keyword arguments override single values, and an unknown name is refused with a
+    suggestion. Without ``hyperparameters`` (the keyword form), the values of
+    ``run_dir/config.toml``, when there is one, are the starting point.
+    ``config_writer`` records the settings and what training discovers
+    (:class:`~retro_gamer.settings.Discoveries`) before the first episode and whenever
+    the character set grows; by default ``run_dir/config.toml``
+    (:class:`~retro_gamer.settings.RunConfigFile`). ``on_note`` receives one-line facts
+    for the user (the network's size) when training starts; a network too costly to
+    train at a useful rate is also reported as a :class:`NetworkSizeWarning` and in
+    ``training.log``.
     """
 
     def __init__(self, create_game: Callable[[], Any], metadata: GameMetadata,
-                 run_dir: str | os.PathLike, *,
-                 on_episode: Callable[[EpisodeStats], None] | None = None,
+                 run_dir: str | os.PathLike, hyperparameters: Hyperparameters | None = None,
+                 *, on_episode: Callable[[EpisodeStats], None] | None = None,
                  on_note: Callable[[str], None] | None = None,
                  on_turn: Callable[[TurnStats], None] | None = None,
-                 **hyperparameters: Any):
+                 config_writer: ConfigWriter | None = None,
+                 **overrides: Any):
         self.create_game = create_game
         self.metadata = copy.deepcopy(metadata)  # discovery must not change the caller's
         self.run = RunDirectory(run_dir)
-        base = self.run.read_config()[1].to_dict() if self.run.config_path.is_file() else {}
-        base.update(hyperparameters)
-        self.hp = Hyperparameters.from_mapping(base, "DQNTrainer")
+        text = None
+        if hyperparameters is None:
+            self.hp, text = keyword_hyperparameters(run_dir, overrides, "DQNTrainer")
+        else:  # a copy: the resolved seed must not change the caller's object
+            self.hp = Hyperparameters.from_mapping({**hyperparameters.to_dict(), **overrides},
+                                                   "DQNTrainer")
+        # Resuming by the keyword form needs the run's config.toml (it says what the run is).
+        self.config_required = hyperparameters is None
+        self.config_writer = config_writer or RunConfigFile(self.run.path, text)
         self.on_episode = on_episode
         self.on_note = on_note  # one-line facts for the user: the network's size
         self.on_turn = on_turn
@@ -294,11 +315,11 @@ class DQNTrainer:
                     f"{shell_path(self.run.path)} --resume latest")
             final = self._save(self.run.named_checkpoint(None))
         return TrainingResult(self.episode, self.env_steps, self.train_steps, final,
-                              False, time.perf_counter() - started)
+                              False, time.perf_counter() - started, self.discoveries())
 
     def _start_writing(self, checkpoint: dict | None, note: str | None) -> None:
         """The run's first writes: config.toml, then a new log or the resumed one."""
-        self._record_config()
+        self._record()
         if checkpoint:
             self.run.truncate_log_after(self.episode, f"# resumed from "
                                         f"{Path(checkpoint['_path']).name} after episode "
@@ -322,9 +343,9 @@ class DQNTrainer:
             board, extras = env.board.copy(), self._observed_extras(env.board, env.extras)
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
-            reward, done = env.act(action)
-            if env.encoder.unknown:
-                self._handle_new_characters()
+            reward, done, new_characters = env.act(action)
+            if new_characters:
+                self._meet_characters(new_characters)
             self._store(board, extras, action, reward, done)
             steps += 1
             self.env_steps += 1
@@ -512,29 +533,33 @@ class DQNTrainer:
         sig["board_size"] = tuple(sig["board_size"])
         return sig
 
-    def _handle_new_characters(self) -> None:
-        """``unknown_character_strategy``: ignore new characters, or grow a channel for each."""
+    def _meet_characters(self, characters: frozenset[str]) -> None:
+        """``unknown_character_strategy``: ignore characters the set lacks (they count as
+        empty cells), or grow the game's encoding and the networks by a channel for each,
+        and record the new character set."""
         if self.hp.unknown_character_strategy != "extend":
-            self.env.encoder.unknown.clear()
             return
-        for character in sorted(self.env.encoder.unknown):
-            self.env.encoder.add_character(character)
-        n = self.env.encoder.n_channels
+        self.env.add_characters(sorted(characters))
+        n = len(self.env.character_set)
+        self.widen_inputs(n)
+        self.metadata.character_set = list(self.env.character_set)
+        self._record()
+        self.run.append_log(f"# extended character_set to {self.metadata.character_set!r} "
+                            f"at episode {self.episode}; the network now has {n} input channels")
+
+    def widen_inputs(self, n_channels: int) -> None:
+        """Give the online and target networks ``n_channels`` input channels (the new ones
+        start at zero weight, so the Q-values do not change); Adam's moments of every
+        unchanged parameter carry over, the widened input layer's restart."""
         old_optimizer = self.optimizer.state_dict()
-        self.network = self.network.widened(n)
-        self.target = self.target.widened(n)
+        self.network = self.network.widened(n_channels)
+        self.target = self.target.widened(n_channels)
         self.target.requires_grad_(False)
         self.optimizer = _adam(self.network.parameters(), self.learning_rate, self.device)
-        # Adam's moments of every unchanged parameter carry over; the widened input layer restarts.
         kept = {i: s for i, s in old_optimizer["state"].items()
                 if s["exp_avg"].shape == list(self.network.parameters())[i].shape}
         old_optimizer["state"] = kept
         self.optimizer.load_state_dict(old_optimizer)
-        self.env.reencode()
-        self.metadata.character_set = list(self.env.character_set)
-        self._record_config()
-        self.run.append_log(f"# extended character_set to {self.metadata.character_set!r} "
-                            f"at episode {self.episode}; the network now has {n} input channels")
 
     def _report_size(self) -> None:
         """The network's size to ``on_note``; a warning (log and Python) when it is too big."""
@@ -545,17 +570,16 @@ class DQNTrainer:
             self.run.append_log(f"# warning: {too_big}")
             warnings.warn(too_big, NetworkSizeWarning, stacklevel=3)
 
-    def _record_config(self) -> None:
-        """Write the discovered characters, board size and resolved values into config.toml."""
-        if not self.run.config_path.is_file():
-            self.run.write_new_config(self.metadata, self.hp)
-            return
-        game = {name: getattr(self.metadata, name) for name in GameMetadata.DESCRIPTION_FIELDS}
-        game.update(board_size=self.metadata.board_size,
-                    character_set=self.metadata.character_set)
-        if not self.metadata.module:
-            game.pop("module", None)
-        self.run.update_config(game=game, hyper=self.hp.to_dict())
+    def discoveries(self) -> Discoveries:
+        """What training found out: the characters, the board's size, the seed used,
+        the player's characters an egocentric view centres on."""
+        characters = self.env.character_set
+        return Discoveries(tuple(characters), tuple(self.env.board_size), self.hp.seed,
+                           tuple(characters[code - 1] for code in self.network.center_codes))
+
+    def _record(self) -> None:
+        """Hand the settings and what training discovered to the config writer."""
+        self.config_writer.record(self.metadata, self.hp, self.discoveries())
 
     def _header(self) -> str:
         md = self.metadata
@@ -600,7 +624,8 @@ class DQNTrainer:
     def _resume_state(self, resume) -> dict | None:
         if resume is None:
             return None
-        self.run.require_config()
+        if self.config_required:
+            self.run.require_config()
         path = self.run.checkpoint_path(str(resume))
         state = self.run.load_checkpoint(path)
         check_compatible(state, self.metadata, self.hp, path)

@@ -229,7 +229,7 @@ def greedy_wins(run, games: int, turns: int) -> int:
     for _ in range(games):
         env.start()
         for _ in range(turns):
-            reward, done = env.act(agent.act(env.board, env.extras))
+            reward, done, _ = env.act(agent.act(env.board, env.extras))
             wins += reward > 0
             if done:
                 break

@@ -81,7 +81,7 @@ def play(choose, episodes: int, max_turns: int) -> list[float]:
         env.start()
         total = 0.0
         for _ in range(max_turns):
-            reward, done = env.act(choose(env))
+            reward, done, _ = env.act(choose(env))
             total += reward
             if done:
                 break

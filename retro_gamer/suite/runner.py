@@ -39,7 +39,7 @@ def score_policy(module: str, max_turns: int, choose: Callable[[GameEnvironment]
             env.start()
             total, turn = 0.0, 0
             while turn < max_turns:
-                reward, done = env.act(choose(env))
+                reward, done, _ = env.act(choose(env))
                 total, turn = total + reward, turn + 1
                 if done:
                     break
