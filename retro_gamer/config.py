@@ -427,9 +427,29 @@ class Hyperparameters:
 
 HYPERPARAMETER_FIELDS = {f.name: f for f in dataclasses.fields(Hyperparameters)}
 
-# Fields whose change alters the network's shape: refused on a run with checkpoints.
 AUTO = "auto"  # center_on: find the player by itself
 
+
+def check_center_on(center_on: str, character_set: list[str], spatial: bool) -> None:
+    """Refuse explicit ``center_on`` characters the game cannot show, or a non-spatial game.
+
+    ``character_set`` is the game's (described or discovered); ``create`` checks against
+    the description when it lists one, training against what it discovered. Raises
+    :class:`ConfigError` naming the characters and the fix.
+    """
+    if center_on in (AUTO, ""):
+        return
+    missing = [c for c in center_on if c not in character_set]
+    if missing:
+        raise ConfigError(
+            f"center_on lists {''.join(missing)!r}, which is not in the game's character set "
+            f"{list(character_set)!r}; name the characters that mark the player, or use "
+            f"center_on=auto.")
+    if not spatial:
+        raise ConfigError("center_on needs a spatial game (spatial = true).")
+
+
+# Fields whose change alters the network's shape: refused on a run with checkpoints.
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
                 "local_view", "view_radius")
 

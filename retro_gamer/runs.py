@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from retro_gamer.config import AUTO, GameMetadata, Hyperparameters
+from retro_gamer.config import AUTO, GameMetadata, Hyperparameters, check_center_on
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.games import find_create_game
 from retro_gamer.memory import MemoryEstimate
@@ -37,6 +37,8 @@ def create_run(module: str, output: str | os.PathLike, hyperparameters: dict[str
         )
     hyper = Hyperparameters.from_mapping(hyperparameters, "the options")
     metadata = GameMetadata.from_pyproject(module)
+    if metadata.character_set:  # otherwise training checks the characters it discovers
+        check_center_on(hyper.center_on, metadata.character_set, metadata.spatial)
     existed = run.path.exists()
     try:
         run.write_new_config(metadata, hyper)

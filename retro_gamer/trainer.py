@@ -41,7 +41,13 @@ import torch.nn.functional as F
 
 from retro_gamer import memory
 from retro_gamer.agent import GreedyAgent
-from retro_gamer.config import AUTO, SHAPE_FIELDS, GameMetadata, Hyperparameters
+from retro_gamer.config import (
+    AUTO,
+    SHAPE_FIELDS,
+    GameMetadata,
+    Hyperparameters,
+    check_center_on,
+)
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import (
     CheckpointError,
@@ -518,14 +524,7 @@ class DQNTrainer:
                                                max(hp.exploration_turns, 200),
                                                random.Random(hp.seed ^ 0xCE27))
             return [codes[c] for c in found if c in codes]
-        missing = [c for c in hp.center_on if c not in codes]
-        if missing:
-            raise ConfigError(
-                f"center_on lists {''.join(missing)!r}, which is not in the game's character set "
-                f"{self.env.character_set!r}; name the characters that mark the player, or use "
-                f"center_on=auto.")
-        if hp.center_on and not self.metadata.spatial:
-            raise ConfigError("center_on needs a spatial game (spatial = true).")
+        check_center_on(hp.center_on, self.env.character_set, self.metadata.spatial)
         return [codes[c] for c in hp.center_on]
 
     def _signature(self) -> dict:

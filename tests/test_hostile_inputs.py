@@ -315,6 +315,9 @@ OPTION_CASES = {
     "options-that-conflict": Case(["create", "--game", SNAKE, "--output", "{run}/new",
                                    "--batch-size", "100", "--memory-capacity", "10"],
                                   ["larger than memory_capacity"]),
+    "center-on-a-character-the-description-lacks": Case(
+        ["create", "--game", SNAKE, "--output", "{run}/new", "--center-on", "Q"],
+        ["center_on lists 'Q'", "character set"]),
     "create-over-a-run": Case(["create", "--game", SNAKE, "--output", "{run}"],
                               ["is already a run directory"]),
     "create-a-game-override": Case(["create", "--game", SNAKE, "--output", "{run}/new",
