@@ -83,6 +83,8 @@ def run_summary(run_dir: str | os.PathLike, recent: int = 10, window: int = 20) 
         "result": run.read_result(),
         "checkpoints": _checkpoint_rows(run),
         "replay_buffers": _replay_rows(run),
+        "not_files": [{"path": str(path.relative_to(run.path)), "is": kind}
+                      for path, kind in run.not_files()],
         "training_evaluations": run.training_evaluations(),
         "folder_size_bytes": run.folder_size(),
         "evaluations": [_evaluation_row(record) for record in run.evaluations()],
@@ -401,8 +403,13 @@ def _print_episodes(summary: dict, console: Console) -> None:
 
 
 def _print_checkpoints(summary: dict, console: Console) -> None:
+    for odd in summary.get("not_files") or []:
+        console.print(f"[yellow]warning:[/] {escape(odd['path'])} is {odd['is']}, not a "
+                      "checkpoint file; every command ignores it. Remove it or replace it "
+                      "with the file it should be.", highlight=False)
     if not summary["checkpoints"]:
-        console.print("No checkpoints yet.")
+        console.print("No checkpoints yet." if not summary.get("not_files")
+                      else "No readable checkpoints.")
         return
     table = Table(title="Checkpoints", title_justify="left")
     table.add_column("name")

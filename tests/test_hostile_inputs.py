@@ -723,6 +723,19 @@ def test_a_fifo_named_like_a_checkpoint_is_never_opened(runs, tmp_path):
     refused(resume, "final.pt is not a regular file")
 
 
+def test_info_names_a_fifo_that_holds_a_checkpoints_name(runs, tmp_path):
+    """The run's only final.pt is a named pipe: info says so, not "No checkpoints yet"."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    (run / "checkpoints" / "final.pt").unlink()
+    os.mkfifo(run / "checkpoints" / "final.pt")
+    info = finish(start("info", run, cwd=tmp_path), timeout=120)
+    assert info.returncode == 0, info.stderr[-2000:]
+    said = " ".join(info.stdout.split())
+    assert "checkpoints/final.pt is a named pipe (FIFO), not a checkpoint file" in said
+    assert "No checkpoints yet" not in said
+
+
 def test_a_byte_that_is_not_utf8_in_the_log_does_not_block_resume(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs["trained"], run)

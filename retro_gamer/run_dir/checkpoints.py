@@ -13,6 +13,7 @@ it is read from there, and superseded (slimmed away) at the next save like any o
 from __future__ import annotations
 
 import contextlib
+import stat
 from pathlib import Path
 
 from retro_gamer.config import GameMetadata
@@ -133,6 +134,21 @@ class Checkpoints:
                 for path in sorted(folder.glob(f"*{REPLAY_SUFFIX}"))
                 if path.is_file() and not path.is_symlink()]
 
+    def not_files(self) -> list[tuple[Path, str]]:
+        """Entries named like a checkpoint or replay buffer that are not regular files (a
+        named pipe, a folder, a link), with what each is: every command ignores them, so
+        ``info`` names them rather than leave a user wondering where a checkpoint went."""
+        found = []
+        for folder in (self.folder, self.layout.replay_dir):
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for path in sorted(folder.iterdir()):
+                named = (CHECKPOINT_NAME.match(path.name) or path.name == f"{BEST_NAME}.pt"
+                         or path.name.endswith(REPLAY_SUFFIX))
+                if named and (path.is_symlink() or not path.is_file()):
+                    found.append((path, _kind(path)))
+        return found
+
     def save(self, path: Path, state: dict, replay: dict | None = None,
              resume_only: tuple[str, ...] = ()) -> None:
         """Write a checkpoint (and its replay buffer), atomically, with a checksum.
@@ -212,3 +228,16 @@ def saved_episode(path: Path) -> int:
 def _checkpoint_order(path: Path) -> tuple[int, int]:
     match = CHECKPOINT_NAME.match(path.name)
     return (1, 0) if match.group(1) == "final" else (0, int(match.group(2)))
+
+
+def _kind(path: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    if path.is_symlink():
+        return "a symbolic link"
+    mode = path.lstat().st_mode
+    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISDIR, "a folder"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return words
+    return "not a regular file"

@@ -163,6 +163,10 @@ class RunDirectory:
         """The replay buffer file of ``checkpoint`` (in ``replay/``, or where old runs kept it)."""
         return self.store.replay_path(checkpoint)
 
+    def not_files(self) -> list[tuple[Path, str]]:
+        """Checkpoint and replay names held by something other than a regular file."""
+        return self.store.not_files()
+
     def replay_files(self) -> list[Path]:
         """The saved replay buffers (normally one: the newest checkpoint's)."""
         return self.store.replay_files()
