@@ -8,6 +8,7 @@ docs/architecture.rst because these tests fail when the code drifts from it.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -17,16 +18,65 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The learning core and the run directory (docs/architecture.rst, layers 1-3).
-CORE = ["retro_gamer", "retro_gamer.config", "retro_gamer.games", "retro_gamer.env",
-        "retro_gamer.encoding", "retro_gamer.rewards", "retro_gamer.networks",
-        "retro_gamer.replay", "retro_gamer.trainer", "retro_gamer.agent",
-        "retro_gamer.run_dir", "retro_gamer.runs", "retro_gamer.memory"]
-# What only the commands and the Hydra bridge (layers 4-5) may bring in.
+# The layers of docs/architecture.rst, lowest first. A module may import, at module level,
+# only from its own layer or a lower one (imports inside functions are how a lower layer
+# reaches up on purpose, e.g. evaluation's progress bar for the eval command).
+LAYERS = {
+    "foundations": ["retro_gamer", "config", "errors", "json_values", "torch_file", "conf"],
+    "run directory": ["run_dir"],
+    "game side": ["games", "encoding", "retro_adapter", "env", "record", "gym"],
+    "DQN core": ["networks", "replay", "sumtree", "rewards", "memory", "training_stats",
+                 "agent", "evaluation", "settings", "trainer", "tensorboard_log"],
+    "runs and displays": ["runs", "progress", "suite"],
+    "Hydra bridge": ["sweep", "hydra_conf", "hydra_adapter", "overrides", "sweep_stop",
+                     "slurm", "optuna_search"],
+    "commands": ["cli", "report", "plot", "play"],
+}
+LAYER_OF = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
+CORE_TOP = LAYER_OF["trainer"]  # layers 0-3: what a Python user of DQNTrainer loads
+
+CORE = ["retro_gamer." + name if name != "retro_gamer" else name
+        for names in list(LAYERS.values())[:CORE_TOP + 1] for name in names]
+# What only the upper layers may bring in.
 OUTER_LIBRARIES = ["hydra", "omegaconf", "rich", "matplotlib", "optuna", "submitit"]
-OUTER_MODULES = ["retro_gamer.cli", "retro_gamer.sweep", "retro_gamer.hydra_conf",
-                 "retro_gamer.hydra_adapter", "retro_gamer.report", "retro_gamer.plot",
-                 "retro_gamer.play", "retro_gamer.progress", "retro_gamer.optuna_search"]
+OUTER_MODULES = ["retro_gamer." + name for names in list(LAYERS.values())[CORE_TOP + 1:]
+                 for name in names]
+
+
+def _unit(dotted: str) -> str | None:
+    """The layer-map name of a ``retro_gamer...`` module (its first part below the package)."""
+    parts = dotted.split(".")
+    if parts[0] != "retro_gamer":
+        return None
+    return parts[1] if len(parts) > 1 else "retro_gamer"
+
+
+def module_level_imports(path: Path) -> list[str]:
+    """The retro_gamer modules ``path`` imports when it is itself imported."""
+    found = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "retro_gamer":  # from retro_gamer import memory
+                found += [f"retro_gamer.{alias.name}" for alias in node.names
+                          if alias.name in LAYER_OF]
+            else:
+                found.append(node.module)
+    return [name for name in found if _unit(name)]
+
+
+def test_each_module_imports_only_its_own_layer_or_lower_ones():
+    package = ROOT / "retro_gamer"
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        unit = _unit(".".join(("retro_gamer", *path.relative_to(package).with_suffix("").parts)))
+        unit = "retro_gamer" if unit == "__init__" else unit
+        assert unit in LAYER_OF, f"{path} is in no layer of docs/architecture.rst"
+        for imported in module_level_imports(path):
+            if LAYER_OF[_unit(imported)] > LAYER_OF[unit]:
+                wrong.append(f"{path.relative_to(ROOT)} ({unit}) imports {imported}")
+    assert not wrong, "imports reaching up a layer:\n" + "\n".join(wrong)
 
 
 def imported_after(modules: list[str]) -> set[str]:
