@@ -185,17 +185,22 @@ def one_torch_thread():
         torch.set_num_threads(threads)
 
 
+def train_snake(run: Path, options: dict) -> Path:
+    """Create a Snake run in ``run`` with ``options`` and train it through the Python API,
+    on one torch thread: the small trained runs that info, play, eval and plot tests read."""
+    from retro_gamer.runs import create_run, train_run
+
+    create_run("retro.examples.snake", run, options)
+    with one_torch_thread():
+        train_run(run)
+    return run
+
+
 @pytest.fixture(scope="module")
 def trained_snake(tmp_path_factory) -> Path:
     """A Snake run trained for two episodes (one checkpoint each, then final.pt), through
     the Python API."""
-    from retro_gamer.runs import create_run, train_run
-
-    run = tmp_path_factory.mktemp("trained") / "snake"
-    create_run("retro.examples.snake", run, {
+    return train_snake(tmp_path_factory.mktemp("trained") / "snake", {
         "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
         "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
         "device": "cpu"})
-    with one_torch_thread():
-        train_run(run)
-    return run

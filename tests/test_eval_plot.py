@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from cli_runners import run_captured
-from conftest import one_torch_thread
+from conftest import train_snake
 from matplotlib.image import imread
 
 from retro_gamer.evaluation import evaluate, summarize
 from retro_gamer.plot import RUN_SIZE, SWEEP_SIZE
 from retro_gamer.run_dir import RunDirectory, atomic_write
-from retro_gamer.runs import create_run, train_run
+from retro_gamer.runs import create_run
 
 TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200,
         "max_turns_per_episode": 25, "eval_episodes": 3, "device": "cpu", "torch_threads": 1}
@@ -26,12 +26,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("evalplot") / "snake"
-    create_run("retro.examples.snake", run, {**TINY, "training_episodes": 4,
-                                             "checkpoint_every": 2, "seed": 11})
-    with one_torch_thread():
-        train_run(run)
-    return run
+    return train_snake(tmp_path_factory.mktemp("evalplot") / "snake",
+                       {**TINY, "training_episodes": 4, "checkpoint_every": 2, "seed": 11})
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from cli_runners import environment, finish, run_captured, start
-from conftest import CHAR_GAME_SOURCE, one_torch_thread
+from conftest import CHAR_GAME_SOURCE, one_torch_thread, train_snake
 from rich.console import Console
 
 from retro_gamer.cli import build_parser
@@ -231,11 +231,8 @@ def test_the_readme_says_where_its_training_time_was_measured():
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory) -> Path:
     """A Snake run stopped after two episodes: checkpoints ep_0001, ep_0002, no final."""
-    run = tmp_path_factory.mktemp("stopped") / "snake"
-    create_run("retro.examples.snake", run, {**TINY, "training_episodes": 2,
-                                             "checkpoint_every": 1, "seed": 2})
-    with one_torch_thread():
-        train_run(run)
+    run = train_snake(tmp_path_factory.mktemp("stopped") / "snake",
+                      {**TINY, "training_episodes": 2, "checkpoint_every": 1, "seed": 2})
     (run / "checkpoints" / "final.pt").unlink()
     return run
 

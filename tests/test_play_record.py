@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import one_torch_thread
+from conftest import train_snake
 
 from retro_gamer.cli import main
 from retro_gamer.record import AsciicastWriter, read_cast
-from retro_gamer.runs import create_run, train_run
 
 _SCRIPT = Path(sys.executable).with_name("retro-gamer")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "retro_gamer.cli"]
@@ -27,11 +26,8 @@ TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("play") / "snake"
-    create_run("retro.examples.snake", run, {**TINY, "training_episodes": 2, "seed": 2})
-    with one_torch_thread():
-        train_run(run)
-    return run
+    return train_snake(tmp_path_factory.mktemp("play") / "snake",
+                       {**TINY, "training_episodes": 2, "seed": 2})
 
 
 def play_in_terminal(run: Path, *args: str, press: dict[str, str], timeout: float = 60

@@ -19,13 +19,13 @@ from pathlib import Path
 import pexpect
 import pytest
 from cli_runners import run_captured
-from conftest import one_torch_thread
+from conftest import train_snake
 from rich.console import Console
 
 from retro_gamer.cli import build_parser
 from retro_gamer.progress import TrainingProgress, braille_chart, moving_average, sparkline
 from retro_gamer.run_dir import RunDirectory, atomic_write
-from retro_gamer.runs import create_run, train_run
+from retro_gamer.runs import create_run
 from retro_gamer.trainer import EpisodeStats
 
 _SCRIPT = Path(sys.executable).with_name("retro-gamer")
@@ -39,13 +39,9 @@ TINY = {"n_layers": 1, "layer_size": 16, "batch_size": 8, "memory_capacity": 200
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A Snake run trained for three episodes, a checkpoint after each."""
-    run = tmp_path_factory.mktemp("report") / "snake"
-    create_run("retro.examples.snake", run, {**TINY, "training_episodes": 3,
-                                             "checkpoint_every": 2, "seed": 3,
-                                             "gamma": 0.9})
-    with one_torch_thread():
-        train_run(run)
-    return run
+    return train_snake(tmp_path_factory.mktemp("report") / "snake",
+                       {**TINY, "training_episodes": 3, "checkpoint_every": 2, "seed": 3,
+                        "gamma": 0.9})
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
