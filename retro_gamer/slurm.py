@@ -109,7 +109,10 @@ def requeue_on_notice() -> Iterator[None]:
     block, submitit's handler requeues the job and exits the process; where submitit
     will not requeue (a time limit reached more than ``max_num_timeout`` times) the
     stop stands. A notice that comes while no episode runs (start-up, evaluation) is
-    passed to submitit at once.
+    passed to submitit at once. Slurm may deliver the notice more than once; only the
+    first counts, and none is taken while submitit requeues (a second ``scontrol
+    requeue`` would fail after the first went through, and the job would end
+    "stopped" while Slurm restarts it).
     """
     submitit_handler = signal.getsignal(signal.SIGUSR2)
     if not callable(submitit_handler) or threading.current_thread() is not threading.main_thread():
@@ -118,11 +121,17 @@ def requeue_on_notice() -> Iterator[None]:
     outside_training = signal.getsignal(signal.SIGTERM)
     notice: list[int] = []
 
+    def requeue(signum, frame):
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # repeats must not requeue twice
+        submitit_handler(signum, frame)  # requeues, then exits this process
+
     def on_notice(signum, frame):
-        if signal.getsignal(signal.SIGTERM) == outside_training:
-            submitit_handler(signum, frame)  # nothing to save: requeue now
-            return
+        if notice:
+            return  # a repeat of the notice already being acted on
         notice.append(signum)
+        if signal.getsignal(signal.SIGTERM) == outside_training:
+            requeue(signum, frame)  # nothing to save: requeue now
+            return
         signal.raise_signal(signal.SIGTERM)  # the trainer's own graceful stop
 
     signal.signal(signal.SIGUSR2, on_notice)
@@ -130,9 +139,8 @@ def requeue_on_notice() -> Iterator[None]:
         yield
     except Exception as error:
         if notice and isinstance(error, TrainingInterrupted):
-            signal.signal(signal.SIGUSR2, submitit_handler)
             try:
-                submitit_handler(notice[0], None)  # requeues, then exits this process
+                requeue(notice[0], None)
             except Exception:  # noqa: BLE001 -- not requeued (max_num_timeout reached): the
                 pass  # job stays stopped at its checkpoint, for the sweep command to resume
         raise
