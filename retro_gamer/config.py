@@ -19,7 +19,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, List, Optional  # noqa: UP035 -- OmegaConf needs typing generics
+from typing import Any, Dict, List, Optional  # noqa: UP035 -- OmegaConf needs typing generics
 
 from retro_gamer.errors import ConfigError, GameDescriptionError, did_you_mean
 
@@ -27,8 +27,8 @@ from retro_gamer.errors import ConfigError, GameDescriptionError, did_you_mean
 def _field(default: Any, help: str, **limits: Any) -> Any:
     """A dataclass field with its description and validation limits in metadata."""
     meta = {"help": help, **limits}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -58,9 +58,16 @@ class GameMetadata:
     board_size: Optional[List[int]] = _field(  # noqa: UP006, UP007
         None, "Board width and height, read from the game's board_size (never asked for)."
     )
+    symmetries: Dict[str, Dict[str, List[Any]]] = _field(  # noqa: UP006
+        {}, "Mirrors the game's rules keep: 'left-right' and/or 'up-down', each with the "
+        "action pairs and character pairs it swaps (actions, characters) and the observed "
+        "state keys whose values change sign (negate_state). Used by symmetric_experience; "
+        "none is ever assumed."
+    )
 
     # Fields a game author writes in [tool.retro-gamer]; the others are filled in by us.
-    DESCRIPTION_FIELDS = ("actions", "reward", "character_set", "spatial", "observe_state")
+    DESCRIPTION_FIELDS = ("actions", "reward", "character_set", "spatial", "observe_state",
+                          "symmetries")
 
     @classmethod
     def from_pyproject(cls, module: str) -> GameMetadata:
@@ -120,6 +127,9 @@ class GameMetadata:
             )
         if not isinstance(self.module, str):
             raise GameDescriptionError(f"{source}: 'module' must be a module name string.")
+        if self.symmetries:
+            check_symmetries(self.symmetries, self.actions, self.character_set,
+                             self.observe_state, source)
         if self.board_size is not None:
             ok = (
                 isinstance(self.board_size, list)
@@ -211,6 +221,100 @@ def _check_character_set(chars: Any, source: str) -> None:
         raise GameDescriptionError(
             f"{source}: 'character_set' has {len(chars)} characters; at most 254 are supported."
         )
+
+
+# ------------------------------------------------------------------ symmetries
+
+# The mirrors a game may declare (retro_gamer.symmetry applies them) and a mirror's keys.
+MIRRORS = ("left-right", "up-down")
+MIRROR_KEYS = ("actions", "characters", "negate_state")
+_SYMMETRY_EXAMPLE = ('For example:\n  [tool.retro-gamer.symmetries.left-right]\n'
+                     '  actions = [["KEY_LEFT", "KEY_RIGHT"]]\n  characters = [["<", ">"]]')
+
+
+def _pairs(value: Any, what: str, where: str) -> list[tuple[str, str]]:
+    """``value`` as a list of two-string pairs, or a :class:`GameDescriptionError`."""
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p)
+            for p in value):
+        raise GameDescriptionError(
+            f"{where}: '{what}' must be a list of pairs swapped by the mirror, e.g. "
+            f"{what} = [[\"KEY_LEFT\", \"KEY_RIGHT\"]]; got {value!r}.")
+    seen: set[str] = set()
+    for a, b in value:
+        if a == b:
+            raise GameDescriptionError(
+                f"{where}: the pair [{a!r}, {b!r}] in '{what}' swaps {a!r} with itself; a "
+                "name the mirror leaves alone needs no pair. Remove it.")
+        for name in (a, b):
+            if name in seen:
+                raise GameDescriptionError(
+                    f"{where}: {name!r} is in more than one pair of '{what}'; a mirror swaps "
+                    "each name with exactly one other.")
+            seen.add(name)
+    return [(a, b) for a, b in value]
+
+
+def check_symmetries(symmetries: Any, actions: list[str], character_set: list[str] | None,
+                     observe_state: list[str], source: str) -> None:
+    """Raise :class:`GameDescriptionError` naming ``source`` for a malformed declaration.
+
+    ``symmetries`` maps a mirror (``left-right`` or ``up-down``) to a table with the
+    optional keys ``actions`` and ``characters`` (lists of pairs the mirror swaps) and
+    ``negate_state`` (observed state keys whose values change sign).
+    """
+    where = f"{source}: symmetries"
+    if not isinstance(symmetries, dict):
+        raise GameDescriptionError(
+            f"{where} must be a table of mirrors, got {symmetries!r}. {_SYMMETRY_EXAMPLE}")
+    for mirror, table in symmetries.items():
+        if mirror not in MIRRORS:
+            raise GameDescriptionError(
+                f"{where}: unknown mirror '{mirror}'.{did_you_mean(mirror, MIRRORS)} The "
+                f"mirrors are {' and '.join(MIRRORS)}. {_SYMMETRY_EXAMPLE}")
+        _check_mirror(table, f"{where}.{mirror}", actions, character_set, observe_state)
+
+
+def _check_swapped_characters(pairs: Any, here: str, character_set: list[str] | None) -> None:
+    for a, b in _pairs(pairs, "characters", here):
+        for char in (a, b):
+            if len(char) != 1 or char == " ":
+                raise GameDescriptionError(
+                    f"{here}: {char!r} in 'characters' is not one board character.")
+            if character_set is not None and char not in character_set:
+                raise GameDescriptionError(
+                    f"{here}: the character {char!r} is not in the character_set "
+                    f"{character_set}. Add it there, or remove its pair.")
+
+
+def _check_mirror(table: Any, here: str, actions: list[str], character_set: list[str] | None,
+                  observe_state: list[str]) -> None:
+    """One mirror's table of :func:`check_symmetries`."""
+    if not isinstance(table, dict):
+        raise GameDescriptionError(
+            f"{here} must be a table (actions, characters, negate_state), got {table!r}. "
+            f"{_SYMMETRY_EXAMPLE}")
+    for key in table:
+        if key not in MIRROR_KEYS:
+            raise GameDescriptionError(
+                f"{here}: unknown key '{key}'.{did_you_mean(key, MIRROR_KEYS)} Allowed: "
+                f"{', '.join(MIRROR_KEYS)}.")
+    for a, b in _pairs(table.get("actions", []), "actions", here):
+        for name in (a, b):
+            if name not in actions:
+                raise GameDescriptionError(
+                    f"{here}: the action {name!r} is not one of the game's actions "
+                    f"{actions}.{did_you_mean(name, actions)}")
+    _check_swapped_characters(table.get("characters", []), here, character_set)
+    negate = table.get("negate_state", [])
+    if not isinstance(negate, list) or not all(isinstance(k, str) for k in negate):
+        raise GameDescriptionError(
+            f"{here}: 'negate_state' must be a list of observe_state keys, got {negate!r}.")
+    for key in negate:
+        if key not in observe_state:
+            raise GameDescriptionError(
+                f"{here}: 'negate_state' names {key!r}, which is not in observe_state "
+                f"{observe_state}.{did_you_mean(key, observe_state)}")
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -383,6 +487,26 @@ class Hyperparameters:
         "window plus a 16x16-block summary of the whole board). 0: no bound.",
         lo=0, hi=100_000,
     )
+    symmetric_experience: bool = _field(
+        False, "Train on each sampled transition seen through a random one of the mirrors "
+        "the game declares in its description (symmetries), the identity included: extra "
+        "experience at no game turn (Symmetric DQN; Mondal et al., 2020). Without declared "
+        "symmetries nothing changes."
+    )
+    munchausen: bool = _field(
+        False, "Munchausen DQN targets (Vieillard et al., 2020): a soft bootstrap over the "
+        "target network's softmax policy (temperature 0.03) plus a bonus of 0.9 x 0.03 x "
+        "the log-policy of the action taken, clipped at -1. Replaces double_dqn's target."
+    )
+    layer_norm: bool = _field(
+        False, "Layer normalization (Ba et al., 2016) after each hidden layer of the head, "
+        "before its ReLU (as in PQN, Gallici et al., 2024)."
+    )
+    conv_width: int = _field(
+        16, "Channels of the CNN's first convolution; the second has twice as many. "
+        "Fewer are cheaper per step (8: about half the multiply-adds on Snake).",
+        lo=1, hi=1024,
+    )
     torch_threads: int = _field(
         1, "Threads torch uses in this process (torch.set_num_threads); 0 leaves torch's "
         "own choice (all cores).", lo=0, hi=1024,
@@ -451,7 +575,7 @@ def check_center_on(center_on: str, character_set: list[str], spatial: bool) -> 
 
 # Fields whose change alters the network's shape: refused on a run with checkpoints.
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
-                "local_view", "view_radius")
+                "local_view", "view_radius", "layer_norm", "conv_width")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

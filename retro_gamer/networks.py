@@ -21,12 +21,18 @@ from retro_gamer.config import GameMetadata, Hyperparameters
 Encoded = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-def mlp(n_inputs: int, n_layers: int, layer_size: int, n_outputs: int) -> nn.Sequential:
-    """``n_layers`` hidden ReLU layers of ``layer_size`` units, then a linear output."""
+def mlp(n_inputs: int, n_layers: int, layer_size: int, n_outputs: int,
+        layer_norm: bool = False) -> nn.Sequential:
+    """``n_layers`` hidden ReLU layers of ``layer_size`` units, then a linear output.
+
+    ``layer_norm``: each hidden layer's pre-activations are layer-normalized (Ba, Kiros &
+    Hinton, 2016) before the ReLU, as PQN does (Gallici et al., 2024).
+    """
     layers: list[nn.Module] = []
     width = n_inputs
     for _ in range(n_layers):
-        layers += [nn.Linear(width, layer_size), nn.ReLU()]
+        layers += [nn.Linear(width, layer_size),
+                   *([nn.LayerNorm(layer_size)] if layer_norm else []), nn.ReLU()]
         width = layer_size
     layers.append(nn.Linear(width, n_outputs))
     return nn.Sequential(*layers)
@@ -78,6 +84,8 @@ class QNetwork(nn.Module):
         center_codes: tuple[int, ...] | list[int] = (),
         local_view: int = 0,
         view_radius: int = 0,
+        layer_norm: bool = False,
+        conv_width: int = CONV1,
     ):
         super().__init__()
         if center_codes and not spatial:
@@ -95,6 +103,9 @@ class QNetwork(nn.Module):
         self.center_codes = tuple(int(c) for c in center_codes)
         self.local_view = local_view  # used only with an egocentric view (center_codes)
         self.view_radius = view_radius  # used only with an egocentric view (center_codes)
+        self.layer_norm = layer_norm
+        self.conv_width = conv_width
+        self.CONV1, self.CONV2 = conv_width, 2 * conv_width
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
         # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
@@ -121,7 +132,8 @@ class QNetwork(nn.Module):
             n_features = self.height * self.width * n_channels
         # Dueling (Wang et al., 2016): the last layer also outputs a state value V, and
         # Q = V + A - mean(A); the hidden layers are shared.
-        self.head = mlp(n_features + n_extras, n_layers, layer_size, n_actions + int(dueling))
+        self.head = mlp(n_features + n_extras, n_layers, layer_size, n_actions + int(dueling),
+                        layer_norm)
 
     @property
     def view_size(self) -> tuple[int, int]:
@@ -197,6 +209,8 @@ class QNetwork(nn.Module):
             "center_codes": list(self.center_codes),
             "local_view": self.local_view,
             "view_radius": self.view_radius,
+            "layer_norm": self.layer_norm,
+            "conv_width": self.conv_width,
         }
 
     def player_position(self, boards: torch.Tensor, summary: torch.Tensor | None = None
@@ -409,7 +423,8 @@ def build_network(n_channels: int, board_size, metadata: GameMetadata, hp: Hyper
                     metadata.n_actions, hp.n_layers, hp.layer_size, metadata.spatial,
                     first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
                     center_on=hp.center_on, center_codes=center_codes,
-                    local_view=hp.local_view, view_radius=hp.view_radius)
+                    local_view=hp.local_view, view_radius=hp.view_radius,
+                    layer_norm=hp.layer_norm, conv_width=hp.conv_width)
 
 
 def planned_network(metadata: GameMetadata, hp: Hyperparameters) -> QNetwork:
@@ -504,7 +519,8 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
     sizes = [network.layer_size] * network.n_layers
     lines.append(
         "  MLP head: "
-        + (" -> ".join(str(s) for s in sizes) + " (ReLU) -> " if sizes else "")
+        + (" -> ".join(str(s) for s in sizes)
+           + (" (LayerNorm, ReLU) -> " if network.layer_norm else " (ReLU) -> ") if sizes else "")
         + f"{network.n_actions} Q-values ({', '.join(action_names)}, no-op)"
         + (" as V + A - mean(A) (dueling)" if network.dueling else "")
     )

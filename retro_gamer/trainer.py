@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from retro_gamer import memory
 from retro_gamer.agent import GreedyAgent
@@ -56,8 +55,10 @@ from retro_gamer.errors import (
     TrainingInterrupted,
 )
 from retro_gamer.evaluation import evaluate_agent
+from retro_gamer.learner import Learner, td_targets
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
-from retro_gamer.replay import Batch, ReplayBuffer, make_replay
+from retro_gamer.numerics import subnormals_flushed
+from retro_gamer.replay import ReplayBuffer, make_replay
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import (
     RunDirectory,
@@ -72,6 +73,7 @@ from retro_gamer.settings import (
     RunConfigFile,
     keyword_hyperparameters,
 )
+from retro_gamer.symmetry import SymmetryGroup
 from retro_gamer.training_stats import EpisodeStats, TurnStats
 
 CHECKPOINT_FORMAT = 1
@@ -143,21 +145,6 @@ def epsilon_greedy(q_values: Callable[[], torch.Tensor], epsilon: float, n_actio
     return int(q_values().argmax().item())
 
 
-def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
-               gamma: float, next_actions: torch.Tensor | None = None) -> torch.Tensor:
-    """``r + gamma * max_a' Q_target(s', a')``, with no bootstrap past a game's end.
-
-    With ``next_actions`` (Double DQN, van Hasselt et al., 2016) the bootstrap is
-    ``Q_target(s', a*)`` for the action ``a*`` the online network chose instead of the max.
-    For n-step returns ``rewards`` are the discounted sums and ``gamma`` is ``gamma ** n``.
-    """
-    if next_actions is None:
-        next_value = next_q.max(dim=1).values
-    else:
-        next_value = next_q.gather(1, next_actions[:, None]).squeeze(1)
-    return rewards + gamma * (1.0 - dones) * next_value
-
-
 class NStepQueue:
     """Turns one game's turns into n-step transitions (Sutton, 1988; Hessel et al., 2018).
 
@@ -204,13 +191,6 @@ def fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little")
 
 
-def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    try:  # fused Adam: one kernel for all parameters, measured 1.2x a whole step on CPU
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
-
-
 # --------------------------------------------------------------------- the trainer
 
 
@@ -255,6 +235,29 @@ class DQNTrainer:
         self.stop_requested = False
         self.stop_time = 0.0
         self.cut_short: int | None = None  # turns of an episode a stop request ended early
+
+    # What the learning update owns (retro_gamer.learner) -------------------------
+
+    @property
+    def network(self) -> QNetwork:
+        """The online Q-network being trained."""
+        return self.learner.network
+
+    @property
+    def target(self) -> QNetwork:
+        return self.learner.target
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.learner.optimizer
+
+    @property
+    def train_steps(self) -> int:
+        return self.learner.train_steps
+
+    @train_steps.setter
+    def train_steps(self, value: int) -> None:
+        self.learner.train_steps = value
 
     # The loop -----------------------------------------------------------------
 
@@ -303,7 +306,7 @@ class DQNTrainer:
         last_saved: Path | None = None
         # Everything is validated and loaded: only now is the first byte written, and from
         # here on a stop request is met by saving (never by leaving the run half-begun).
-        with self._stop_on_signals(), self._naming_failed_writes():
+        with self._stop_on_signals(), self._naming_failed_writes(), subnormals_flushed():
             self._start_writing(checkpoint, note)
             while self.episode < hp.training_episodes:
                 self._play_episode(started)
@@ -359,7 +362,8 @@ class DQNTrainer:
             if self.env_steps % hp.train_every == 0 and self.env_steps >= starts \
                     and len(self.replay) >= hp.batch_size:
                 for _ in range(hp.gradient_steps):
-                    loss_sum += self._train_step()
+                    loss_sum += self.learner.step(self.replay,
+                                                  self.episode / hp.training_episodes)
                     n_losses += 1
             if done:
                 break
@@ -379,8 +383,7 @@ class DQNTrainer:
                                 "a stop was requested")
         self.epsilon = decayed(self.epsilon, hp.epsilon_decay, hp.epsilon_min)
         self.learning_rate = decayed(self.learning_rate, hp.lr_decay)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate
+        self.learner.set_learning_rate(self.learning_rate)
         evaluation = self._evaluate() if self._evaluation_due() else None
         # The callback may ask to stop (an Optuna pruner did): the same path as Ctrl+C.
         if self.on_episode and self.on_episode(EpisodeStats(
@@ -439,34 +442,6 @@ class DQNTrainer:
             return self.network(torch.from_numpy(board).to(self.device).unsqueeze(0),
                                 torch.from_numpy(extras).to(self.device).unsqueeze(0))[0]
 
-    def _train_step(self) -> torch.Tensor:
-        hp = self.hp
-        progress = self.episode / hp.training_episodes
-        batch = self._to_device(self.replay.sample(hp.batch_size, progress))
-        q = self.network(batch.boards, batch.extras).gather(1, batch.actions[:, None]).squeeze(1)
-        with torch.no_grad():
-            # Both networks have one signature, so the next boards are encoded once.
-            next_encoded = self.network.encode(batch.next_boards, batch.next_extras)
-            next_actions = (self.network.q_values(next_encoded, batch.next_extras).argmax(dim=1)
-                            if hp.double_dqn else None)
-            targets = td_targets(batch.rewards, batch.dones,
-                                 self.target.q_values(next_encoded, batch.next_extras),
-                                 hp.gamma ** hp.n_step, next_actions)
-        losses = F.smooth_l1_loss(q, targets, reduction="none")
-        loss = (losses * batch.weights).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if hp.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.network.parameters(), hp.grad_clip)
-        self.optimizer.step()
-        if hp.prioritize_experiences:
-            self.replay.update_priorities(batch.indices.cpu().numpy(),
-                                          (targets - q).detach().abs().cpu().numpy())
-        self.train_steps += 1
-        if self.train_steps % hp.target_update_freq == 0:
-            self.target.load_state_dict(self.network.state_dict())
-        return loss.detach()
-
     def _observed_extras(self, board: np.ndarray, extras: np.ndarray) -> np.ndarray:
         """What the replay buffer stores beside a board: the observed state values and,
         for a bounded view, the board's summary (computed once, not once per sample).
@@ -474,9 +449,6 @@ class DQNTrainer:
         if self.hp.unknown_character_strategy == "extend":
             return extras.copy()
         return self.network.with_summary(board, extras)
-
-    def _to_device(self, batch: Batch) -> Batch:
-        return Batch(*(torch.from_numpy(a).to(self.device, non_blocking=True) for a in batch))
 
     # Building, extending, saving and restoring ----------------------------------
 
@@ -486,12 +458,15 @@ class DQNTrainer:
         with torch.device("meta"):  # sized before anything is allocated
             planned = build_network(n_channels, self.env.board_size, md, hp, codes)
         self._require_memory(planned)
-        self.network = build_network(n_channels, self.env.board_size, md, hp,
-                                     codes).to(self.device)
-        self.target = QNetwork(**self._signature()).to(self.device)
-        self.target.load_state_dict(self.network.state_dict())
-        self.target.requires_grad_(False)
-        self.optimizer = _adam(self.network.parameters(), hp.learning_rate, self.device)
+        network = build_network(n_channels, self.env.board_size, md, hp, codes).to(self.device)
+        signature = network.shape_signature()
+        signature["board_size"] = tuple(signature["board_size"])
+        symmetries = None
+        if hp.symmetric_experience and md.symmetries:
+            symmetries = SymmetryGroup(md.symmetries, md.actions, self.env.encoder.codes,
+                                       md.observe_state)
+        self.learner = Learner(network, QNetwork(**signature).to(self.device), hp, self.device,
+                               symmetries, self.np_rng)
 
     def _require_memory(self, planned: QNetwork) -> None:
         """Refuse, before allocating, a run larger than the memory available (the networks
@@ -527,11 +502,6 @@ class DQNTrainer:
         check_center_on(hp.center_on, self.env.character_set, self.metadata.spatial)
         return [codes[c] for c in hp.center_on]
 
-    def _signature(self) -> dict:
-        sig = self.network.shape_signature()
-        sig["board_size"] = tuple(sig["board_size"])
-        return sig
-
     def _meet_characters(self, characters: frozenset[str]) -> None:
         """``unknown_character_strategy``: ignore characters the set lacks (they count as
         empty cells), or grow the game's encoding and the networks by a channel for each,
@@ -550,15 +520,8 @@ class DQNTrainer:
         """Give the online and target networks ``n_channels`` input channels (the new ones
         start at zero weight, so the Q-values do not change); Adam's moments of every
         unchanged parameter carry over, the widened input layer's restart."""
-        old_optimizer = self.optimizer.state_dict()
-        self.network = self.network.widened(n_channels)
-        self.target = self.target.widened(n_channels)
-        self.target.requires_grad_(False)
-        self.optimizer = _adam(self.network.parameters(), self.learning_rate, self.device)
-        kept = {i: s for i, s in old_optimizer["state"].items()
-                if s["exp_avg"].shape == list(self.network.parameters())[i].shape}
-        old_optimizer["state"] = kept
-        self.optimizer.load_state_dict(old_optimizer)
+        self.learner.replace_networks(self.network.widened(n_channels),
+                                      self.target.widened(n_channels))
 
     def _report_size(self) -> None:
         """The network's size to ``on_note``; a warning (log and Python) when it is too big."""
@@ -655,8 +618,7 @@ class DQNTrainer:
             if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
                 self.reward_scaler.load_state_dict(state["rewards"])
             self.best_evaluation = state.get("best_evaluation")
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.learning_rate
+            self.learner.set_learning_rate(self.learning_rate)
             self._restore_rng(state.get("rng"))
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(
@@ -676,7 +638,7 @@ class DQNTrainer:
             random.seed(seed)
             self.agent_rng.seed(seed ^ 0x5EED)
             self.np_rng = np.random.default_rng(seed)
-            self.replay.rng = self.np_rng
+            self.replay.rng = self.learner.rng = self.np_rng
             torch.manual_seed(seed)
             return
         random.setstate(rng["game"])
@@ -787,6 +749,8 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
         width, height = network.get("board_size", (0, 0))
         fits = max(width, height) <= hp.view_radius + 1
         network["view_radius"] = hp.view_radius if fits else 0
+    network.setdefault("layer_norm", False)  # saved before these fields existed: the
+    network.setdefault("conv_width", QNetwork.CONV1)  # networks they built then
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
             raise CheckpointError(

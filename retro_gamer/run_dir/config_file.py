@@ -21,7 +21,8 @@ from retro_gamer.run_dir.files import atomic_write, read_regular
 from retro_gamer.run_dir.layout import CONFIG_NAME, shell_path
 
 GAME_ORDER = ("module", "board_size", "actions", "reward", "character_set", "spatial",
-              "observe_state")
+              "observe_state", "symmetries")
+OMITTED_WHEN_EMPTY = ("symmetries",)  # optional tables a game without them need not show
 
 
 class ConfigFile:
@@ -146,6 +147,8 @@ def _commented_table(values: dict, schema: type, order) -> tomlkit.items.Table:
     helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(schema)}
     for key in order:
         value = values.get(key)
+        if key in OMITTED_WHEN_EMPTY and not value:
+            continue
         table.add(tomlkit.comment(helps[key]))
         if value is None:
             table.add(tomlkit.comment(f"{key} = (not set yet: filled in when training starts)"))
