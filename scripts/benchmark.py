@@ -56,6 +56,9 @@ from retro_gamer.overrides import hyperparameter_overrides
 from retro_gamer.runs import create_run, open_trainer
 from retro_gamer.trainer import DQNTrainer, select_device
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/paired.py, run or loaded
+from paired import T_975, compare, markdown  # noqa: E402
+
 GAME = "retro.examples.snake"
 # The extension defaults before issue 5 (full-resolution first convolution, a training
 # step every turn, plain one-step DQN, the board as drawn): the baseline of --baseline.
@@ -176,7 +179,7 @@ def instrument(trainer: DQNTrainer, timers: Timers) -> None:
     trainer.replay.push = timers.wrap("replay", trainer.replay.push)
     trainer.replay.sample = timers.wrap("replay_sample", trainer.replay.sample)
     trainer.n_step.add = timers.wrap("replay_nstep", trainer.n_step.add)
-    trainer._train_step = timers.wrap("train_step+sample", trainer._train_step)
+    trainer.learner.step = timers.wrap("train_step+sample", trainer.learner.step)
 
 
 def training_rate(workdir: Path, threads: int, seconds: float, seed: int,
@@ -300,15 +303,18 @@ def time_to_score(workdir: Path, seed: int, eval_episodes: int, overrides: dict,
     trainer = open_trainer(run)  # torch_threads as create writes it, unless overridden
     timers = Timers()  # the share of the evaluations during training (eval_every)
     trainer._evaluate = timers.wrap("evaluate", trainer._evaluate)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = trainer.train()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     scores = evaluate(run, "final", episodes=eval_episodes, seed=seed + 1)
     measured = {
         "seed": seed,
         "overrides": overrides,
         "threads": torch.get_num_threads(),
         "training_seconds": wall,
+        # This process's CPU time: one torch thread, so a core's worth whatever the load.
+        "cpu_seconds": cpu,
+        "env_steps_per_cpu_s": result.env_steps / cpu,
         "episodes": result.episodes_done,
         "env_steps": result.env_steps,
         "train_steps": result.train_steps,
@@ -379,11 +385,6 @@ def preset_score(workdir: Path, preset: str, minutes: float, seed: int,
 # ------------------------------------------------------------------------ several seeds
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal's beyond.
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
 def across_seeds(values: list[float], target: float) -> dict:
     """Mean over seeds with a 95% Student-t interval (nan below two seeds), and how
     many seeds reach ``target``."""
@@ -401,14 +402,23 @@ def across_seeds(values: list[float], target: float) -> dict:
 
 
 def seed_task(kind: str, workdir: str, seed: int, args: dict) -> dict:
-    """One job of ``--seeds``, in its own process: a training run or a reference policy."""
+    """One job of ``--seeds``, in its own process: a training run or a reference policy
+    (``kind`` ending in ``@B``: the ``--compare`` arm's run, in its own folder)."""
     torch.set_num_threads(1)
+    if kind.endswith(COMPARED):
+        workdir = str(Path(workdir) / "compared")
+        Path(workdir).mkdir(exist_ok=True)
+        args = {**args, "overrides": args["compared_overrides"]}
+        kind = kind[:-len(COMPARED)]
     if kind == "time_to_score":
         return time_to_score(Path(workdir), seed, args["eval_episodes"], args["overrides"], 1)
     if kind == "preset":
         return preset_score(Path(workdir), args["preset"], args["minutes"], seed,
                             args["eval_episodes"], args["overrides"])
     return reference_score(kind, seed + 1, args["eval_episodes"])
+
+
+COMPARED = "@B"  # the task-name suffix of the --compare arm
 
 
 def several_seeds(args, overrides: dict,
@@ -420,10 +430,14 @@ def several_seeds(args, overrides: dict,
     """
     seeds = [args.seed + i for i in range(args.seeds)]
     kind = "preset" if args.preset else "time_to_score"
+    compared = {**overrides, **args.compare_values} if args.compare_values else None
     task_args = {"eval_episodes": args.eval_episodes, "overrides": overrides,
-                 "preset": args.preset, "minutes": args.minutes}
-    # Seed by seed, so that the first seeds are complete (with their references) first.
-    tasks = [(name, seed) for seed in seeds for name in (kind, "random", "chaser")]
+                 "compared_overrides": compared, "preset": args.preset,
+                 "minutes": args.minutes}
+    # Seed by seed, so that the first seeds are complete (with their references) first; the
+    # two arms of a --compare run side by side, under the same load.
+    names = (kind, *([kind + COMPARED] if compared else []), "random", "chaser")
+    tasks = [(name, seed) for seed in seeds for name in names]
     done: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory(prefix="retro-gamer-bench-") as tmp, \
             concurrent.futures.ProcessPoolExecutor(
@@ -435,8 +449,26 @@ def several_seeds(args, overrides: dict,
             name, seed = futures[future]
             print(f"  finished: {name}, seed {seed}", file=sys.stderr, flush=True)
             if on_progress is not None and len(done) < len(tasks):
-                on_progress(seeds_results(args, kind, seeds, overrides, done))
-    return seeds_results(args, kind, seeds, overrides, done)
+                on_progress(with_compared(args, seeds_results(args, kind, seeds, overrides,
+                                                              done), done))
+    return with_compared(args, seeds_results(args, kind, seeds, overrides, done), done)
+
+
+def with_compared(args, several: dict, done: dict) -> dict:
+    """``several`` with the ``--compare`` arm's rows under ``compared`` (when there is one)."""
+    if args.compare_values:
+        several["compared"] = compared_arm(args, several, done)
+    return several
+
+
+def compared_arm(args, several: dict, done: dict) -> dict:
+    """The ``--compare`` arm's per-seed rows, as :func:`seeds_results` gives arm A's."""
+    kind = several["kind"]
+    arm_b = {(name[:-len(COMPARED)], seed): value for (name, seed), value in done.items()
+             if name == kind + COMPARED}
+    arm_b.update({key: value for key, value in done.items() if key[0] in ("random", "chaser")})
+    return seeds_results(args, kind, several["seeds_planned"],
+                         {**several["overrides"], **args.compare_values}, arm_b)
 
 
 def seeds_results(args, kind: str, seeds: list[int], overrides: dict, done: dict) -> dict:
@@ -487,11 +519,21 @@ def run_several_seeds(args, results: dict) -> dict:
         overrides = {"training_episodes": 3, "max_turns_per_episode": 100, **overrides}
     results["machine"]["jobs"] = args.jobs
 
+    def split(several: dict) -> dict:
+        """Arm A as ``several_seeds``; a --compare run's arm B and the paired comparison."""
+        arm_b = several.pop("compared", None)
+        out = {"several_seeds": several}
+        if arm_b is not None:
+            out["several_seeds_compare"] = arm_b
+            out["paired"] = compare({r["seed"]: r for r in several["runs"]},
+                                    {r["seed"]: r for r in arm_b["runs"]})
+        return out
+
     def keep(partial: dict) -> None:
         if args.json:
-            write_json(args.json, {**results, "several_seeds": partial})
+            write_json(args.json, {**results, **split(partial)})
 
-    results["several_seeds"] = several_seeds(args, overrides, keep)
+    results.update(split(several_seeds(args, overrides, keep)))
     results["machine"]["load_average_end"] = list(os.getloadavg())
     return results
 
@@ -689,8 +731,12 @@ def show(results: dict) -> None:
                   + (" (quick)" if results["quick"] else ""))
     several = results.get("several_seeds")
     if several:
-        console.print(seeds_table(several))
-        console.print(across_table(several))
+        for arm in (several, results.get("several_seeds_compare")):
+            if arm:
+                console.print(seeds_table(arm))
+                console.print(across_table(arm))
+        if results.get("paired"):
+            console.print(markdown(results["paired"], "A", "B"), highlight=False)
         load = m.get("load_average_start"), m.get("load_average_end")
         console.print(f"{several['jobs']} run(s) at once, one torch thread each; load average "
                       f"at start {load[0]}, at end {load[1]}", highlight=False)
@@ -779,6 +825,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
                         help="a hyperparameter for the score runs, as create takes it "
                         "(repeatable), e.g. --override eval_every=0")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --seeds: also train a second arm, the same seeds with this "
+                        "hyperparameter changed (repeatable), side by side, and print the "
+                        "paired difference of the greedy means with its 95%% interval, e.g. "
+                        "--compare symmetric_experience=true (scripts/paired.py compares "
+                        "saved runs)")
     parser.add_argument("--suite", action="store_true",
                         help="run the game suite instead: train the defaults on each game for "
                         "--minutes, then score the agent (greedy), a random and a reference "
@@ -796,6 +848,12 @@ def main(argv: list[str] | None = None) -> int:
         args.override_values = hyperparameter_overrides(args.override)
     except RetroGamerError as error:
         parser.error(f"--override: {error}")
+    try:
+        args.compare_values = hyperparameter_overrides(args.compare)
+    except RetroGamerError as error:
+        parser.error(f"--compare: {error}")
+    if args.compare_values and args.seeds is None:
+        parser.error("--compare needs --seeds N (the seeds both arms train on)")
     if args.suite:
         return suite_main(parser, args)
     if args.minutes is None:

@@ -180,3 +180,27 @@ def test_the_apple_chaser_follows_its_rules():
     assert actions[benchmark.chaser_action(game, actions)] == "KEY_DOWN"
     game.add_agent(SnakeBodySegment(2, (0, 1)))
     assert actions[benchmark.chaser_action(game, actions)] == "KEY_RIGHT"  # no safe move
+
+
+def test_compare_trains_both_arms_on_the_same_seeds_and_pairs_them(tmp_path):
+    """``--seeds N --compare NAME=VALUE``: arm B is arm A with one change, on A's seeds,
+    and the JSON holds the paired differences that scripts/paired.py prints too."""
+    out = tmp_path / "pair.json"
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--seeds", "2", "--jobs", "1",
+         "--eval-episodes", "2", "--compare", "layer_norm=true", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "120"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    arm_a, arm_b = results["several_seeds"], results["several_seeds_compare"]
+    assert arm_b["overrides"] == {**arm_a["overrides"], "layer_norm": True}
+    assert [r["seed"] for r in arm_a["runs"]] == [r["seed"] for r in arm_b["runs"]] == [0, 1]
+    assert all(r["cpu_seconds"] > 0 for r in arm_a["runs"] + arm_b["runs"])
+    paired = results["paired"]
+    assert [row["seed"] for row in paired["rows"]] == [0, 1]
+    for row, a, b in zip(paired["rows"], arm_a["runs"], arm_b["runs"], strict=True):
+        assert row["difference"] == b["mean_score"] - a["mean_score"]
+    printed = subprocess.run([sys.executable, str(SCRIPT.with_name("paired.py")), str(out),
+                              "--markdown"], capture_output=True, text=True, check=True)
+    assert "| 0 |" in printed.stdout and "B − A" in printed.stdout
