@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # only from its own layer or a lower one (imports inside functions are how a lower layer
 # reaches up on purpose, e.g. evaluation's progress bar for the eval command).
 LAYERS = {
-    "foundations": ["retro_gamer", "config", "errors", "json_values", "torch_file", "conf"],
+    "foundations": ["retro_gamer", "config", "errors", "json_values", "torch_file", "conf",
+                    "numerics"],
     "run directory": ["run_dir"],
     "game side": ["games", "encoding", "retro_adapter", "env", "record", "gym"],
     "DQN core": ["networks", "replay", "sumtree", "rewards", "memory", "training_stats",
-                 "agent", "evaluation", "settings", "trainer", "tensorboard_log"],
+                 "agent", "evaluation", "settings", "symmetry", "learner", "trainer",
+                 "tensorboard_log"],
     "runs and displays": ["runs", "progress", "suite"],
     "Hydra bridge": ["sweep", "hydra_conf", "hydra_adapter", "overrides", "sweep_stop",
                      "slurm", "optuna_search"],
