@@ -119,8 +119,10 @@ class Learner:
         hp = self.hp
         batch = replay.sample(hp.batch_size, progress)
         if self.symmetries is not None:
-            batch = self.symmetries.transform_batch(batch, self.rng)
-        batch = self._to_device(batch)
+            batch = self._with_summaries(
+                self._to_device(self.symmetries.transform_batch(batch, self.rng)))
+        else:
+            batch = self._to_device(batch)
         gamma = hp.gamma ** hp.n_step
         q_all = self.network(batch.boards, batch.extras)
         q = q_all.gather(1, batch.actions[:, None]).squeeze(1)
@@ -167,6 +169,19 @@ class Learner:
         old["state"] = {i: s for i, s in old["state"].items()
                         if s["exp_avg"].shape == parameters[i].shape}
         self.optimizer.load_state_dict(old)
+
+    def _with_summaries(self, batch: Batch) -> Batch:
+        """A bounded view's whole-board summary (stored after the observed state values)
+        taken again from the transformed boards: a mirrored summary is not the summary
+        of the mirrored board when the board does not split into whole blocks."""
+        network = self.network
+        if not network.summary_grid()[0]:
+            return batch
+        n = network.n_extras
+        extras = torch.cat([batch.extras[:, :n], network.summary(batch.boards).flatten(1)], 1)
+        next_extras = torch.cat([batch.next_extras[:, :n],
+                                 network.summary(batch.next_boards).flatten(1)], 1)
+        return batch._replace(extras=extras, next_extras=next_extras)
 
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(*(torch.from_numpy(a).to(self.device, non_blocking=True) for a in batch))

@@ -98,3 +98,38 @@ def test_each_lever_trains_and_resumes(tmp_path, lever):
                                                  if k != "training_episodes"})
     resumed.train(resume="latest")
     assert resumed.episode == 6
+
+
+def test_mirrored_samples_on_a_bounded_view_carry_the_summary_of_the_mirrored_board():
+    """On a board larger than the view the replay stores each board's whole-board summary;
+    a mirrored sample must carry its mirrored board's summary (the mirrored summary differs
+    when the board does not split into whole blocks, as 37 columns do not)."""
+    import numpy as np
+
+    from retro_gamer.config import Hyperparameters
+    from retro_gamer.learner import Learner
+    from retro_gamer.networks import QNetwork
+    from retro_gamer.replay import make_replay
+    from retro_gamer.symmetry import SymmetryGroup
+
+    signature = dict(n_channels=2, board_size=(37, 20), n_extras=0, n_actions=3, n_layers=1,
+                     layer_size=8, spatial=True, first_conv_stride=2, center_codes=[1],
+                     view_radius=4)
+    network, target = QNetwork(**signature), QNetwork(**signature)
+    assert network.summary_grid()[0]
+    rng = np.random.default_rng(0)
+    replay = make_replay(False, 100, (20, 37), network.summary_inputs(2), rng, 0.6, 0.4)
+    for _ in range(64):
+        board = np.zeros((20, 37), np.uint8)
+        board[rng.integers(20), rng.integers(37)] = 1
+        board[rng.integers(20), rng.integers(37)] = 2
+        stored = network.with_summary(board, np.zeros(0, np.float32))
+        replay.push(board, stored, 0, 1.0, board, stored, False)
+    group = SymmetryGroup({"left-right": {"actions": [["L", "R"]]}}, ["L", "R"], {"@": 1,
+                                                                                  "$": 2}, [])
+    learner = Learner(network, target, Hyperparameters(batch_size=64), torch.device("cpu"),
+                      group, rng)
+    batch = learner._with_summaries(learner._to_device(
+        group.transform_batch(replay.sample(64, 0.0), rng)))
+    assert torch.equal(batch.extras, network.summary(batch.boards).flatten(1))
+    assert torch.isfinite(learner.step(replay, 0.0))
