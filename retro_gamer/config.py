@@ -488,10 +488,11 @@ class Hyperparameters:
         lo=0, hi=100_000,
     )
     symmetric_experience: bool = _field(
-        False, "Train on each sampled transition seen through a random one of the mirrors "
+        True, "Train on each sampled transition seen through a random one of the mirrors "
         "the game declares in its description (symmetries), the identity included: extra "
         "experience at no game turn (Symmetric DQN; Mondal et al., 2020). Without declared "
-        "symmetries nothing changes."
+        "symmetries nothing changes. On Snake it lifted the greedy mean after 1000 "
+        "episodes from 481.5/699.5 to 1431/1560 (seeds 0/1, docs/benchmarks.md)."
     )
     munchausen: bool = _field(
         False, "Munchausen DQN targets (Vieillard et al., 2020): a soft bootstrap over the "

@@ -56,11 +56,12 @@ def test_training_leaves_the_threads_float_mode_as_it_was(tmp_path):
 def test_a_game_without_declared_symmetries_learns_exactly_as_before(tmp_path):
     """symmetric_experience on a game that declares no mirror changes nothing (the random
     streams included), and a declaration changes nothing while the option is off."""
-    plain = fingerprint(train_corridor(tmp_path / "plain"))
+    plain = fingerprint(train_corridor(tmp_path / "plain", symmetric_experience=False))
     assert fingerprint(train_corridor(tmp_path / "on", symmetric_experience=True)) == plain
     declared = dataclasses.replace(corridor_metadata(), symmetries={
         "left-right": {"actions": [["KEY_LEFT", "KEY_RIGHT"]]}})
-    assert fingerprint(train_corridor(tmp_path / "off", declared)) == plain
+    assert fingerprint(train_corridor(tmp_path / "off", declared,
+                                      symmetric_experience=False)) == plain
     # ... and on, it does learn from other transitions.
     assert fingerprint(train_corridor(tmp_path / "mirrored", declared,
                                       symmetric_experience=True)) != plain
