@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,8 +183,19 @@ def runs(tmp_path_factory, one_thread) -> dict[str, Path]:
     torch.save(torch.zeros(3), foreign / "tensor.pt")
     torch.save({"weights": torch.zeros(3)}, foreign / "dict.pt")
     shutil.copy(corridor / "checkpoints" / "final.pt", foreign / "other_game.pt")
+    write_zip_bomb(foreign / "bomb.pt")
     shutil.copy(wider / "checkpoints" / "final.pt", foreign / "other_shape.pt")
     return {"root": root, "fresh": fresh, "trained": trained, "foreign": foreign}
+
+
+def write_zip_bomb(path: Path, expands_to: int = 256 << 20) -> None:
+    """A torch-like archive whose data.pkl deflates from a few hundred KiB to
+    ``expands_to`` bytes (issue 25, 6: a real one of 8 GB hung ``info`` for minutes)."""
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("archive/data.pkl", "w", force_zip64=True) as entry:
+        for _ in range(expands_to // len(chunk)):
+            entry.write(chunk)
 
 
 # ------------------------------------------------------------------------ the corpus
@@ -360,7 +372,16 @@ for _file, _says in [
         ["play", "{run}", "--checkpoint", f"{{foreign}}/{_file}"], _says, base="trained")
     CHECKPOINT_CASES[f"resume-{_file}"] = Case(
         ["train", "{run}", "--resume", f"{{foreign}}/{_file}"], _says, base="trained")
+BOMB_SAYS = ["bomb.pt", "claim to expand to 268,435,456", "not expanded"]
 CHECKPOINT_CASES.update({
+    "play-a-zip-bomb": Case(["play", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
+    "resume-a-zip-bomb": Case(["train", "{run}", "--resume", "{foreign}/bomb.pt"], BOMB_SAYS,
+                              base="trained"),
+    "eval-a-zip-bomb": Case(["eval", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
+    "info-a-zip-bomb": Case(["info", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
     "play-other-game": Case(["play", "{run}", "--checkpoint", "{foreign}/other_game.pt"],
                             ["is from the game 'gamekit_games'", "retro.examples.snake"],
                             base="trained"),
