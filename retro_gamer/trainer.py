@@ -735,14 +735,12 @@ class DQNTrainer:
                 raise
             raise RunDirectoryError(
                 f"{error} Training stopped at episode {self.episode}; the checkpoints saved "
-                f"before are intact. Resume with: retro-gamer train "
-                f"{shell_path(self.run.path)} --resume latest") from None
+                f"before are intact. Then {self.run.how_to_continue()}") from None
         except OSError as error:
             raise RunDirectoryError(
                 f"Could not write {error.filename or self.run.log_path}: {error.strerror}. "
                 f"Training stopped at episode {self.episode}; the checkpoints saved before are "
-                f"intact. Free some space, then resume with: retro-gamer train "
-                f"{shell_path(self.run.path)} --resume latest") from None
+                f"intact. Free some space, then {self.run.how_to_continue()}") from None
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:

@@ -934,6 +934,25 @@ def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tm
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
 
+@pytest.mark.slow
+def test_a_full_disk_before_the_first_checkpoint_leaves_the_run_as_it_was(runs, tmp_path):
+    """Issue 25, 7: the message suggested --resume latest, which then failed with "no
+    checkpoints yet", and a replay file was left behind."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    before = snapshot(run)
+    replay = (runs["trained"] / "replay" / "final.replay.pt").stat().st_size
+    final = (runs["trained"] / "checkpoints" / "final.pt").stat().st_size
+    assert replay < final
+    trained = run_full(["train", run], tmp_path, limit=(replay + final) // 2)  # replay fits
+    message = refused(trained, "Could not write", "final.pt", "train it again",
+                      f"retro-gamer train {run}")
+    assert "--resume" not in message
+    assert snapshot(run) == before  # no replay file, log or config change left behind
+    again = run_cli(["train", run], cwd=tmp_path)  # the suggested command works
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
 def test_create_shows_the_memory_training_will_need(tmp_path):
     created = run_cli(["create", "--game", SNAKE, "--output", "run", *TINY_OPTIONS],
                       cwd=tmp_path)
@@ -1022,8 +1041,7 @@ def test_a_non_finite_loss_stops_training_before_anything_records_the_weights(ga
         env=misbehaving("huge rewards")))
     refused(result, "The loss became", "during episode 1", "--resume latest")
     assert result.returncode == 2
-    assert not list(run.glob("checkpoints/*.pt")) and not (run / "result.json").exists()
-    assert without(snapshot(run), *GROWS, "checkpoints", "replay") == without(before, *GROWS)
+    assert snapshot(run) == before  # a failed start leaves the run as it was
 
 
 @pytest.mark.parametrize("statement, raised", [
