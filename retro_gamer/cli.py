@@ -8,6 +8,7 @@ or pass ``--debug`` to see the traceback too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -15,7 +16,8 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -319,12 +321,13 @@ def cmd_play(args, console: Console) -> int:
 def cmd_info(args, console: Console) -> int:
     from retro_gamer.report import checkpoint_summary, render, summarize_path
 
-    summary = (summarize_path(args.run_dir) if args.checkpoint is None
-               else checkpoint_summary(args.run_dir, args.checkpoint))
-    if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
-    else:
-        render(summary, console)
+    with machine_output(args.json) as out:
+        summary = (summarize_path(args.run_dir) if args.checkpoint is None
+                   else checkpoint_summary(args.run_dir, args.checkpoint))
+        if args.json:
+            print(json.dumps(summary, indent=2, allow_nan=False), file=out)
+        else:
+            render(summary, console)
     return 0
 
 
@@ -336,13 +339,47 @@ def cmd_eval(args, console: Console) -> int:
     ensure_cwd_importable()
     if args.episodes is not None and args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
-    record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes, args.seed,
-                                 console=Console(stderr=True))
-    if args.json:
-        print(json.dumps(record.to_dict(), indent=2, allow_nan=False))
-    else:
-        render_evaluation(record.to_dict(), console)
+    with machine_output(args.json) as out:
+        record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes,
+                                     args.seed, console=Console(stderr=True))
+        if args.json:
+            print(json.dumps(record.to_dict(), indent=2, allow_nan=False), file=out)
+        else:
+            render_evaluation(record.to_dict(), console)
     return 0
+
+
+@contextlib.contextmanager
+def machine_output(wanted: bool = True) -> Iterator[TextIO]:
+    """Standard output kept for machine-readable output alone (``--json``).
+
+    Yields the stream to write it to. While the command runs, whatever else writes to
+    standard output -- a game's ``print()``, or C code writing to file descriptor 1 --
+    goes to standard error instead, so the JSON stays JSON. Without ``wanted``, yields
+    ``sys.stdout`` and changes nothing.
+    """
+    if not wanted:
+        yield sys.stdout
+        return
+    try:
+        sys.stdout.flush()
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not files (a test's StringIO)
+        out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            yield out
+        return
+    saved = os.dup(out_fd)
+    os.dup2(err_fd, out_fd)  # fd 1 is now standard error; the real one is ours alone
+    try:
+        with os.fdopen(saved, "w", encoding="utf-8", closefd=False) as out, \
+                contextlib.redirect_stdout(sys.stderr):
+            yield out
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, out_fd)
+        os.close(saved)
 
 
 def cmd_plot(args, console: Console) -> int:
@@ -399,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     debug = args.debug or os.environ.get("RETRO_GAMER_DEBUG") == "1"
+    _replace_unencodable()
     previous = _stop_on_sigterm()
     console = Console()
     errors = Console(stderr=True)
@@ -425,6 +463,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _replace_unencodable() -> None:
+    """A console whose encoding lacks a character we print (``PYTHONIOENCODING=latin-1``,
+    an old Windows code page) shows a replacement for it instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and stream.errors == "strict":
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
 
 
 def _stop_on_sigterm():

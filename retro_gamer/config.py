@@ -14,6 +14,7 @@ all derived from these declarations; nothing re-types a default elsewhere.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -176,7 +177,8 @@ def _check_string_list(value: Any, name: str, source: str, allow_empty: bool) ->
         )
     if not value and not allow_empty:
         raise GameDescriptionError(f"{source}: '{name}' must not be empty.")
-    duplicates = sorted({v for v in value if value.count(v) > 1})
+    # Counted once (a list's count() per entry would take minutes on a long list).
+    duplicates = sorted(v for v, n in collections.Counter(value).items() if n > 1)
     if duplicates:
         raise GameDescriptionError(
             f"{source}: '{name}' lists {duplicates[0]!r} more than once; list each entry once."
@@ -201,6 +203,12 @@ def _check_character_set(chars: Any, source: str) -> None:
         raise GameDescriptionError(
             f"{source}: 'character_set' must be a list of single characters, got {chars!r}."
         )
+    if not chars:
+        raise GameDescriptionError(
+            f"{source}: 'character_set' is empty, which leaves the agent nothing to see. List "
+            'the characters the board shows, e.g. ["@", "*"], or leave the field out to have '
+            "them discovered."
+        )
     for c in chars:
         if len(c) != 1:
             raise GameDescriptionError(
@@ -213,7 +221,7 @@ def _check_character_set(chars: Any, source: str) -> None:
                 "and needs no channel. Remove it."
             )
     if len(set(chars)) != len(chars):
-        dup = next(c for c in chars if chars.count(c) > 1)
+        dup = next(c for c, n in collections.Counter(chars).items() if n > 1)
         raise GameDescriptionError(
             f"{source}: 'character_set' lists {dup!r} more than once; list each character once."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -12,7 +13,7 @@ from retro.input import ProgrammaticInput
 from retro_gamer.config import GameMetadata
 from retro_gamer.encoding import BoardEncoder, agent_cells, observation_vector, visible_characters
 from retro_gamer.errors import GameCrashed, GameDescriptionError
-from retro_gamer.games import make_game
+from retro_gamer.games import FINITE_ADVICE, FLOAT32_MAX, make_game, raised_by_game
 
 NO_CHARACTERS: frozenset[str] = frozenset()
 
@@ -71,6 +72,7 @@ class GameEnvironment:
         self.extras = np.zeros(len(metadata.observe_state), dtype=np.float32)
         self._last_reward_value = 0.0
         self.turn = 0
+        self.episode = 0  # what messages call the game being played (see start())
 
     # ------------------------------------------------------------------ specification API
 
@@ -120,13 +122,19 @@ class GameEnvironment:
             f"no-op, or an index from 0 to {len(self._keys) - 1}."
         )
 
-    def start(self) -> None:
-        """Start a fresh game and encode its first board."""
+    def start(self, episode: int | None = None) -> None:
+        """Start a fresh game and encode its first board.
+
+        ``episode`` is the number a message about this game names (a trainer passes its
+        episode); by default the games this environment started are counted.
+        """
+        self.episode = self.episode + 1 if episode is None else episode
+        self.turn = 0
         self.game = make_game(self.create_game, self._module)
         self.game.input_source = self._input
         self.game.view = None
-        self.game.start()
-        self.turn = 0
+        with self._game_code():
+            self.game.start()
         self._last_reward_value = self._reward_value()
         self._encode()
 
@@ -134,17 +142,18 @@ class GameEnvironment:
         """Press ``actions[index]`` (the last index is the no-op) and play one turn."""
         if self.game is None or not self.game.playing:
             raise RuntimeError("The game is over (or not started); call reset() first.")
+        if not 0 <= index < len(self._keys):
+            raise ValueError(f"Action index {index} is outside 0..{len(self._keys) - 1} "
+                             f"(the actions {self.metadata.actions}, then the no-op).")
         self._input.press(self._keys[index])
-        try:
+        with self._game_code():
             self.game.step()
-        except Exception as error:
-            raise GameCrashed(
-                f"The game {self._module} raised {type(error).__name__} during turn "
-                f"{self.turn + 1}: {error}"
-            ) from error
         self.turn += 1
         value = self._reward_value()
         reward = value - self._last_reward_value
+        if not -FLOAT32_MAX <= reward <= FLOAT32_MAX:  # NaN fails too
+            raise self._not_finite(f"The change of '{self.metadata.reward}' (the reward)",
+                                   reward)
         self._last_reward_value = value
         self._encode()
         unknown = self.encoder.unknown
@@ -165,28 +174,54 @@ class GameEnvironment:
     def done(self) -> bool:
         return self.game is None or not self.game.playing
 
+    @contextlib.contextmanager
+    def _game_code(self) -> Iterator[None]:
+        """Around a call into the game: whatever the game raises, ``sys.exit()`` included,
+        becomes :class:`GameCrashed` naming the game, the turn and the episode."""
+        try:
+            yield
+        except BaseException as error:
+            if not raised_by_game(error):
+                raise  # Ctrl+C or SIGTERM: the user's stop, not the game's crash
+            raise GameCrashed(
+                f"The game {self._module} raised {type(error).__name__} during turn "
+                f"{self.turn + 1} of episode {self.episode}: {error}"
+            ) from error
+
+    def _not_finite(self, what: str, value: float) -> GameCrashed:
+        return GameCrashed(
+            f"{what} of {self._module} is {value!r} after turn {self.turn} of episode "
+            f"{self.episode}. {FINITE_ADVICE}")
+
     def _encode(self) -> None:
         self.encoder.encode(self.game, out=self.board)
         if self.metadata.observe_state:
             state = self.game.state
             for i, key in enumerate(self.metadata.observe_state):
-                self.extras[i] = _number(state, key, self._module)
+                self.extras[i] = self._number(state, key)
 
     def _reward_value(self) -> float:
-        return _number(self.game.state, self.metadata.reward, self._module)
+        return self._number(self.game.state, self.metadata.reward)
 
-
-def _number(state, key: str, module: str) -> float:
-    try:
-        return float(state[key])  # bools and ints become floats too
-    except KeyError:
-        raise GameDescriptionError(
-            f"The state of {module} has no key '{key}' any more; the description uses it."
-        ) from None
-    except (TypeError, ValueError):
-        raise GameDescriptionError(
-            f"The state key '{key}' of {module} holds {state[key]!r}, which is not a number."
-        ) from None
+    def _number(self, state, key: str) -> float:
+        """The number the state holds under ``key``, checked where it enters: a value
+        that is missing, not a number, not finite or too large for a 32-bit float stops
+        here, before anything learns from it."""
+        try:
+            value = float(state[key])  # bools and ints become floats too
+        except KeyError:
+            raise GameDescriptionError(
+                f"The state of {self._module} has no key '{key}' any more (turn "
+                f"{self.turn} of episode {self.episode}); the description uses it."
+            ) from None
+        except (TypeError, ValueError, OverflowError):
+            raise GameDescriptionError(
+                f"The state key '{key}' of {self._module} holds {state[key]!r}, which is not "
+                f"a number (turn {self.turn} of episode {self.episode})."
+            ) from None
+        if not -FLOAT32_MAX <= value <= FLOAT32_MAX:  # NaN fails too
+            raise self._not_finite(f"The state key '{key}'", value)
+        return value
 
 
 def random_play(
@@ -215,16 +250,25 @@ def _random_turns(create_game, keys, source, turns: int, rng: random.Random) -> 
         if game is None or not game.playing:
             game = make_game(create_game)
             game.input_source, game.view = source, None
-            game.start()
+            with _exploring():
+                game.start()
             yield game
         source.press(rng.choice(keys))
-        try:
+        with _exploring():
             game.step()
-        except Exception as error:
-            raise GameCrashed(
-                f"The game raised {type(error).__name__} while exploring its characters: {error}"
-            ) from error
         yield game
+
+
+@contextlib.contextmanager
+def _exploring() -> Iterator[None]:
+    try:
+        yield
+    except BaseException as error:
+        if not raised_by_game(error):
+            raise
+        raise GameCrashed(
+            f"The game raised {type(error).__name__} while exploring its characters: {error}"
+        ) from error
 
 
 def discover_characters(

@@ -44,6 +44,21 @@ class TrainingInterrupted(RunDirectoryError):
     """Training stopped on a signal after saving a checkpoint; the message says how to resume."""
 
 
+class TrainingDiverged(RetroGamerError):
+    """The loss stopped being a finite number: the network's weights are lost, so training
+    stopped before any file could record them."""
+
+    def __init__(self, episode: int, loss: float, path) -> None:
+        from retro_gamer.run_dir import shell_path  # run_dir imports this module
+
+        super().__init__(
+            f"The loss became {loss} during episode {episode}: the network's weights are no "
+            "longer finite numbers, so training stopped without saving them (the checkpoints "
+            "saved before are intact, the newest is the last good one). Lower learning_rate, "
+            "set grad_clip or reward_scaling=true, then resume with 'retro-gamer train "
+            f"{shell_path(path)} --resume latest', or start a new run.")
+
+
 class CheckpointError(RetroGamerError):
     """A checkpoint file is missing, corrupt or does not match the run."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -261,11 +262,17 @@ def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
             progress.advance(f"mean {statistics.fmean(scores):.4g}")
 
         evaluation = evaluate(run.path, str(path.resolve()), n, used_seed, on_episode=advance)
-    name = path.stem if path.parent == run.checkpoint_dir else path.name
+    resolved = path.resolve()
+    if resolved.parent == run.checkpoint_dir.resolve():
+        name = record_name = path.stem
+    else:  # another run's file: its own record, never one of this run's checkpoints'
+        name = str(resolved)
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        record_name = f"{path.stem}-{digest}"
     record = EvaluationRecord(
         checkpoint=name, checkpoint_episode=run.checkpoint_episode(path), seed=used_seed,
         seconds=time.perf_counter() - started, evaluation=evaluation,
-        path=run.eval_path(name),
+        path=run.eval_path(record_name),
         evaluated_at=dt.datetime.now().isoformat(timespec="seconds"))
     data = record.to_dict()
     data.pop("path", None)

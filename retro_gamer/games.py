@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dis
 import importlib
 import importlib.util
 import io
 import numbers
 import pkgutil
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -77,7 +79,9 @@ def import_game_module(module: str):
             "as it is. " + wrapper_advice(module, has_factory=False)) from None
     except GameDescriptionError:
         raise
-    except Exception as error:  # the game's own code failed while importing
+    except BaseException as error:  # the game's own code failed while importing
+        if not raised_by_game(error):
+            raise
         raise GameCrashed(
             f"Importing the game module '{module}' failed: {type(error).__name__}: {error}"
         ) from error
@@ -171,7 +175,9 @@ def make_game(factory: GameFactory, module: str = "the game"):
     """Call ``create_game()``, reporting a crash inside it as :class:`GameCrashed`."""
     try:
         game = factory()
-    except Exception as error:
+    except BaseException as error:
+        if not raised_by_game(error):
+            raise
         raise GameCrashed(
             f"create_game() in {module} raised {type(error).__name__}: {error}"
         ) from error
@@ -180,6 +186,41 @@ def make_game(factory: GameFactory, module: str = "the game"):
             f"create_game() in {module} returned {type(game).__name__}, not a retro Game."
         )
     return game
+
+
+_RAISE = dis.opmap["RAISE_VARARGS"]
+
+
+def raised_by_game(error: BaseException) -> bool:
+    """Whether ``error``, caught around a call into the game's own code, is the game's
+    crash rather than the user stopping the program.
+
+    Every ``Exception`` is the game's, and so is ``SystemExit`` (``sys.exit()`` or
+    ``exit()`` in the game: it must not end training as if it had succeeded). A
+    ``KeyboardInterrupt`` is the game's when a ``raise`` statement in the game made it;
+    one made by Ctrl+C or SIGTERM (Python's default handler, or a handler installed with
+    :mod:`signal`, somewhere in the traceback) is the user's and is passed on. Anything
+    else (``GeneratorExit``) is not the game's.
+    """
+    if isinstance(error, (Exception, SystemExit)):
+        return True
+    if not isinstance(error, KeyboardInterrupt) or error.__traceback__ is None:
+        return False
+    handlers = set()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        handlers.add(getattr(getattr(handler, "__func__", handler), "__code__", None))
+    tb = error.__traceback__
+    while True:
+        if tb.tb_frame.f_code in handlers:
+            return False
+        if tb.tb_next is None:
+            break
+        tb = tb.tb_next
+    # The default handler raises between two instructions of whatever code runs; only a
+    # raise statement executes RAISE_VARARGS.
+    code = tb.tb_frame.f_code.co_code
+    return 0 <= tb.tb_lasti < len(code) and code[tb.tb_lasti] == _RAISE
 
 
 def module_directory(module: str) -> Path:
@@ -274,6 +315,11 @@ def check_against_game(metadata: GameMetadata, game: Any, source: str) -> None:
                 f"{source}: {role} key '{key}' holds {state[key]!r}, which is not a number. "
                 "Use a state key whose value is an int, float or bool."
             )
+        if not is_finite(state[key]):
+            raise GameDescriptionError(
+                f"{source}: {role} key '{key}' starts as {state[key]!r}, which is not a "
+                f"finite number. {FINITE_ADVICE}"
+            )
     if not any(hasattr(agent, "handle_keystroke") for agent in getattr(game, "agents", ())):
         warnings.warn(GameWarning(
             "No agent in the game takes keystrokes (none has a handle_keystroke method), so "
@@ -286,6 +332,22 @@ def check_against_game(metadata: GameMetadata, game: Any, source: str) -> None:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (numbers.Real, bool))
+
+
+# The observed values are stored as 32-bit floats: a larger one would become infinity.
+FLOAT32_MAX = 3.4028234663852886e38
+FINITE_ADVICE = ("The agent learns from the reward and observe_state keys, so each must hold "
+                 "a finite number (not NaN or infinity, at most 3.4e38 in size) every turn: "
+                 "fix the game's code that sets it.")
+
+
+def is_finite(value: Any) -> bool:
+    """Whether ``value`` (a number) is finite and fits a 32-bit float."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return -FLOAT32_MAX <= value <= FLOAT32_MAX  # False for NaN too
 
 
 def ensure_cwd_importable() -> None:

@@ -83,6 +83,10 @@ class RetroGameEnv(gymnasium.Env):
         return self.env.observation(), {}
 
     def step(self, action):
+        if not self.action_space.contains(action):  # -1 would silently be the no-op
+            raise ValueError(
+                f"Action {action!r} is outside the action space {self.action_space}: give an "
+                f"integer from 0 to {self.action_space.n - 1} (the last is the no-op).")
         reward, terminated, _ = self.env.act(int(action))
         self._turns += 1
         truncated = not terminated and self._turns >= self.max_turns_per_episode

@@ -26,7 +26,7 @@ from retro.input import InputSource
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.encoding import BoardEncoder
 from retro_gamer.errors import ConfigError, GameCrashed, RunDirectoryError
-from retro_gamer.games import find_create_game, make_game
+from retro_gamer.games import find_create_game, make_game, raised_by_game
 from retro_gamer.retro_adapter import keystroke
 from retro_gamer.run_dir import RunDirectory
 
@@ -119,7 +119,9 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
         )
     try:
         return _play_in_terminal(agent, terminal, episodes, framerate)
-    except Exception as error:
+    except BaseException as error:  # sys.exit() in the game is its crash too
+        if not raised_by_game(error):
+            raise
         if isinstance(error, TerminalTooSmall):
             raise RunDirectoryError(f"{error} Enlarge the terminal window and try again.") from None
         if isinstance(error, (RunDirectoryError, ConfigError)):

@@ -431,7 +431,10 @@ class TrainTask:
             run.remove_partial_writes()
             # Validated here; written (once, by the writer) when training has validated the rest.
             config = resolve_settings(run.path, hyper, game, base=base)
-            with TrainingProgress(console, label=label) as progress:
+            # A single run that fails before its first checkpoint is left as it was (a sweep's
+            # job folder is cleared at its next start instead).
+            undo = contextlib.nullcontext() if self.multirun else run.undone_unless_saved()
+            with undo, TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
                     progress(stats)  # True asks the trainer to stop: the pruner or the user
                     pruned = reporter is not None and reporter.episode(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
+from typing import IO
 
 PLAIN = {("collections", "OrderedDict")}  # containers torch.save writes for state dicts
 
@@ -52,12 +53,39 @@ class _InertUnpickler(pickle.Unpickler):
         return None  # a tensor's storage: left in the archive, unread
 
 
+# torch.save stores its entries uncompressed: what an archive expands to is about its own
+# size. One that claims more (a "zip bomb", gigabytes from kilobytes) is refused unread.
+EXPANSION_SLACK = 1 << 20  # bytes beyond the file's own size
+
+
+def expansion_error(source: str | Path | IO[bytes], size: int) -> str | None:
+    """Why the zip archive ``source`` (``size`` bytes) must not be expanded, or ``None``.
+
+    Reads the archive's directory only (nothing is decompressed): the entries' declared
+    sizes must add up to no more than the file's size plus :data:`EXPANSION_SLACK`;
+    readers (zipfile, torch) never expand an entry past its declared size. ``None`` too
+    for a file that is not a zip archive (the loader then says what it is).
+    """
+    try:
+        with zipfile.ZipFile(source) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if declared <= size + EXPANSION_SLACK:
+        return None
+    return (f"its {size:,} bytes claim to expand to {declared:,} (a compressed archive, "
+            "which torch.save never writes), so it was not expanded")
+
+
 def peek(path: str | Path) -> object:
     """The object in the torch file ``path`` with tensors as :class:`Opaque` placeholders.
 
     Raises ValueError when the file is not a torch zip archive that this reader can
     read (callers fall back to ``torch.load``), OSError when it cannot be opened.
     """
+    size = Path(path).stat().st_size
+    if expansion_error(path, size):
+        raise ValueError(f"{path}: {expansion_error(path, size)}")
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.endswith("/data.pkl")]
@@ -70,4 +98,4 @@ def peek(path: str | Path) -> object:
         raise ValueError(f"{path}: {type(error).__name__}: {error}") from None
 
 
-__all__ = ["Opaque", "peek"]
+__all__ = ["Opaque", "expansion_error", "peek"]

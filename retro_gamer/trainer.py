@@ -74,7 +74,7 @@ from retro_gamer.settings import (
     keyword_hyperparameters,
 )
 from retro_gamer.symmetry import SymmetryGroup
-from retro_gamer.training_stats import EpisodeStats, TurnStats
+from retro_gamer.training_stats import EpisodeStats, TurnStats, mean_loss
 
 CHECKPOINT_FORMAT = 1
 # What only a resume needs; the run directory keeps it in the newest checkpoint alone.
@@ -340,7 +340,7 @@ class DQNTrainer:
     def _play_episode(self, started: float) -> None:
         hp, env = self.hp, self.env
         self.episode += 1
-        env.start()
+        env.start(self.episode)
         total_reward, steps = 0.0, 0
         loss_sum, n_losses = torch.zeros((), device=self.device), 0
         epsilon = self.epsilon
@@ -376,7 +376,7 @@ class DQNTrainer:
             self.run.append_log(f"# warning: {warning}")
             warnings.warn(warning, RewardClipWarning, stacklevel=1)
         # One device-to-host read of the losses per episode, not one per training step.
-        avg_loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
+        avg_loss = mean_loss(loss_sum, n_losses, self.episode, self.run.path)
         self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
         if self.cut_short is not None:
             self.run.append_log(f"# episode {self.episode} ended early after {steps} turns: "
@@ -697,14 +697,12 @@ class DQNTrainer:
                 raise
             raise RunDirectoryError(
                 f"{error} Training stopped at episode {self.episode}; the checkpoints saved "
-                f"before are intact. Resume with: retro-gamer train "
-                f"{shell_path(self.run.path)} --resume latest") from None
+                f"before are intact. Then {self.run.how_to_continue()}") from None
         except OSError as error:
             raise RunDirectoryError(
                 f"Could not write {error.filename or self.run.log_path}: {error.strerror}. "
                 f"Training stopped at episode {self.episode}; the checkpoints saved before are "
-                f"intact. Free some space, then resume with: retro-gamer train "
-                f"{shell_path(self.run.path)} --resume latest") from None
+                f"intact. Free some space, then {self.run.how_to_continue()}") from None
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:

@@ -8,7 +8,10 @@ name them without importing torch (about a second and a half at start-up).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from retro_gamer.errors import TrainingDiverged
 
 
 @dataclass
@@ -41,3 +44,17 @@ class TurnStats:
 
 
 __all__ = ["EpisodeStats", "TurnStats"]
+
+
+def mean_loss(loss_sum, n_losses: int, episode: int, run_path) -> float:
+    """An episode's mean loss from ``loss_sum`` (a 0-d tensor: one device read per episode)
+    over ``n_losses`` training steps; 0.0 when there were none.
+
+    Raises :class:`~retro_gamer.errors.TrainingDiverged` when it is NaN or infinite: the
+    network's weights are then lost, and training must stop before a checkpoint, an
+    evaluation or a result records them.
+    """
+    loss = float(loss_sum.item()) / n_losses if n_losses else 0.0
+    if not math.isfinite(loss):
+        raise TrainingDiverged(episode, loss, run_path)
+    return loss

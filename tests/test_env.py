@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import signal
+import sys
 
 import numpy as np
 import pytest
@@ -396,3 +399,59 @@ def test_game_raising_during_discovery_raises_game_crashed():
         GameEnvironment(_fuse_game, metadata, exploration_turns=10, rng=random.Random(0))
     assert "ZeroDivisionError" in str(excinfo.value)
     assert "the fuse ran out" in str(excinfo.value)
+
+
+class _Stepper:
+    """An invisible agent running ``action`` each turn: the game's own code."""
+
+    name, display, position = "stepper", False, (0, 0)
+
+    def __init__(self, action):
+        self.action = action
+
+    def play_turn(self, game):
+        self.action()
+
+
+def _game_doing(action):
+    return lambda: Game([_Stepper(action)], {"score": 0}, board_size=(3, 1))
+
+
+def _busy_until_interrupted():
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(10**8):  # the signal arrives between two of these instructions
+        pass
+
+
+def _raise(error):
+    raise error
+
+
+@pytest.mark.parametrize("handler", ["default", "raising"])
+def test_ctrl_c_while_the_game_runs_is_the_users_stop_not_the_games_crash(handler):
+    """Issue 25, 2: a KeyboardInterrupt the game raises is its crash; one made by Ctrl+C
+    (Python's default handler, or a handler that raises, as the trainer's second Ctrl+C
+    does) arriving while the game's code runs stays a KeyboardInterrupt."""
+    metadata = GameMetadata(actions=["a"], reward="score", character_set=["@"],
+                            spatial=False, module="ctrl_c_game")
+    own = GameEnvironment(_game_doing(lambda: _raise(KeyboardInterrupt("mine"))), metadata)
+    own.start()
+    with pytest.raises(GameCrashed, match="raised KeyboardInterrupt during turn 1 of episode 1"):
+        own.act(0)
+    exits = GameEnvironment(_game_doing(sys.exit), metadata)
+    exits.start()
+    with pytest.raises(GameCrashed, match="raised SystemExit during turn 1"):
+        exits.act(0)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT,
+                             signal.default_int_handler if handler == "default" else stop)
+    try:
+        env = GameEnvironment(_game_doing(_busy_until_interrupted), metadata)
+        env.start()
+        with pytest.raises(KeyboardInterrupt):
+            env.act(0)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -27,12 +27,13 @@ import shutil
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from cli_runners import finish, run_in_process, start
+from cli_runners import environment, finish, run_in_process, start
 from conftest import CHAR_GAME_PYPROJECT, CHAR_GAME_SOURCE
 from gamekit import corridor_metadata, create_corridor
 
@@ -182,8 +183,19 @@ def runs(tmp_path_factory, one_thread) -> dict[str, Path]:
     torch.save(torch.zeros(3), foreign / "tensor.pt")
     torch.save({"weights": torch.zeros(3)}, foreign / "dict.pt")
     shutil.copy(corridor / "checkpoints" / "final.pt", foreign / "other_game.pt")
+    write_zip_bomb(foreign / "bomb.pt")
     shutil.copy(wider / "checkpoints" / "final.pt", foreign / "other_shape.pt")
     return {"root": root, "fresh": fresh, "trained": trained, "foreign": foreign}
+
+
+def write_zip_bomb(path: Path, expands_to: int = 256 << 20) -> None:
+    """A torch-like archive whose data.pkl deflates from a few hundred KiB to
+    ``expands_to`` bytes (issue 25, 6: a real one of 8 GB hung ``info`` for minutes)."""
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("archive/data.pkl", "w", force_zip64=True) as entry:
+        for _ in range(expands_to // len(chunk)):
+            entry.write(chunk)
 
 
 # ------------------------------------------------------------------------ the corpus
@@ -360,7 +372,16 @@ for _file, _says in [
         ["play", "{run}", "--checkpoint", f"{{foreign}}/{_file}"], _says, base="trained")
     CHECKPOINT_CASES[f"resume-{_file}"] = Case(
         ["train", "{run}", "--resume", f"{{foreign}}/{_file}"], _says, base="trained")
+BOMB_SAYS = ["bomb.pt", "claim to expand to 268,435,456", "not expanded"]
 CHECKPOINT_CASES.update({
+    "play-a-zip-bomb": Case(["play", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
+    "resume-a-zip-bomb": Case(["train", "{run}", "--resume", "{foreign}/bomb.pt"], BOMB_SAYS,
+                              base="trained"),
+    "eval-a-zip-bomb": Case(["eval", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
+    "info-a-zip-bomb": Case(["info", "{run}", "--checkpoint", "{foreign}/bomb.pt"], BOMB_SAYS,
+                            base="trained"),
     "play-other-game": Case(["play", "{run}", "--checkpoint", "{foreign}/other_game.pt"],
                             ["is from the game 'gamekit_games'", "retro.examples.snake"],
                             base="trained"),
@@ -913,6 +934,25 @@ def test_a_full_disk_gets_one_message_naming_the_file_and_loses_nothing(runs, tm
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
 
+@pytest.mark.slow
+def test_a_full_disk_before_the_first_checkpoint_leaves_the_run_as_it_was(runs, tmp_path):
+    """Issue 25, 7: the message suggested --resume latest, which then failed with "no
+    checkpoints yet", and a replay file was left behind."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    before = snapshot(run)
+    replay = (runs["trained"] / "replay" / "final.replay.pt").stat().st_size
+    final = (runs["trained"] / "checkpoints" / "final.pt").stat().st_size
+    assert replay < final
+    trained = run_full(["train", run], tmp_path, limit=(replay + final) // 2)  # replay fits
+    message = refused(trained, "Could not write", "final.pt", "train it again",
+                      f"retro-gamer train {run}")
+    assert "--resume" not in message
+    assert snapshot(run) == before  # no replay file, log or config change left behind
+    again = run_cli(["train", run], cwd=tmp_path)  # the suggested command works
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
 def test_create_shows_the_memory_training_will_need(tmp_path):
     created = run_cli(["create", "--game", SNAKE, "--output", "run", *TINY_OPTIONS],
                       cwd=tmp_path)
@@ -920,3 +960,207 @@ def test_create_shows_the_memory_training_will_need(tmp_path):
     shown = " ".join(created.stdout.split())
     assert re.search(r"Training will need about [\d.]+ \w+ \(replay buffer [\d.]+ \w+, "
                      r"networks [\d.]+ \w+, training batch [\d.]+ \w+\) of memory", shown), shown
+
+
+# ------------------------------------------------- issue 25: games that misbehave
+
+# The coin walk, misbehaving from turn 3 on as RG_TEST_MISBEHAVE says (so a run can first be
+# trained by the same game behaving): "exit", "interrupt", "print", "huge rewards" (from
+# turn 1), or KEY=VALUE (a state value set to float(VALUE)).
+MISBEHAVIOUR = """
+import os
+import sys
+
+
+def misbehave(game):
+    how = os.environ.get("RG_TEST_MISBEHAVE")
+    if not how or (game.turn_number < 3 and how != "huge rewards"):
+        return
+    if how == "exit":
+        sys.exit()
+    if how == "interrupt":
+        raise KeyboardInterrupt("the game pressed Ctrl+C itself")
+    if how == "print":
+        print("the game says hi")
+        os.write(1, b"raw bytes\\n")
+    elif how == "huge rewards":
+        game.state["score"] = 0.0 if game.state["score"] else 1e38
+    else:
+        key, value = how.split("=")
+        game.state[key] = float(value)
+
+"""
+MISBEHAVES = CHAR_GAME_SOURCE.replace("\nclass Coin:", MISBEHAVIOUR + "\nclass Coin:").replace(
+    "    def play_turn(self, game):\n", "    def play_turn(self, game):\n        misbehave(game)\n")
+assert MISBEHAVES.count("misbehave(game)") == 2
+
+
+def misbehaving(statement: str) -> dict:
+    return {**environment(), "RG_TEST_MISBEHAVE": statement}
+
+
+GROWS = ("training.log", "config.toml")  # what a resumed training rewrites first
+
+
+def without(snapshot_: dict, *names: str) -> dict:
+    return {k: v for k, v in snapshot_.items() if k not in names}
+
+
+@pytest.mark.parametrize("statement, says", [
+    ("level=nan", ["state key 'level'", "is nan"]),
+    ("lives=inf", ["state key 'lives'", "is inf"]),
+    ("score=-inf", ["state key 'score'", "is -inf"]),
+    ("level=1e39", ["state key 'level'", "1e+39"]),
+])
+def test_a_game_number_that_is_not_finite_stops_training_and_keeps_the_last_checkpoint(
+        game_project, statement, says):
+    """Issue 25, 1: NaN, infinity or a value no 32-bit float holds, in a state value the
+    agent learns from, trained silently into NaN weights and a result saying done."""
+    project, run = project_run(game_project, MISBEHAVES)
+    assert run_cli(["train", run], cwd=project.root).returncode == 0
+    before = snapshot(run)
+    result = finish(start("train", run, "training_episodes=4", "--resume", "latest",
+                          cwd=project.root, env=misbehaving(statement)))
+    refused(result, *says, "after turn 3 of episode 3", project.module, "finite number")
+    assert result.returncode == 2
+    # The last good checkpoint is still the newest, and nothing records the run as done.
+    # config.toml records training_episodes=4; training.log the resume: all else is kept.
+    assert without(snapshot(run), *GROWS) == without(before, *GROWS)
+    assert RunDirectory(run).latest_checkpoint().name == "final.pt"
+    assert RunDirectory(run).episodes()[-1]["episode"] == 2
+
+
+def test_a_non_finite_loss_stops_training_before_anything_records_the_weights(game_project):
+    """Issue 25, 1: rewards of 1e38 each turn (finite) with reward_scaling off overflow the
+    loss; training went on with NaN weights, saving them as checkpoints and best.pt."""
+    project, run = project_run(game_project, MISBEHAVES)
+    before = snapshot(run)
+    result = finish(start(
+        "train", run, "reward_scaling=false", "learning_starts=8", "train_every=1",
+        "checkpoint_every=1", cwd=project.root,
+        env=misbehaving("huge rewards")))
+    refused(result, "The loss became", "during episode 1", "--resume latest")
+    assert result.returncode == 2
+    assert snapshot(run) == before  # a failed start leaves the run as it was
+
+
+@pytest.mark.parametrize("statement, raised", [
+    ("exit", "SystemExit"),
+    ("interrupt", "KeyboardInterrupt"),
+])
+def test_a_game_that_exits_or_interrupts_is_the_games_crash(game_project, statement, raised):
+    """Issue 25, 2: sys.exit() in play_turn ended `train` with exit 0, no message and
+    nothing saved; a KeyboardInterrupt the game raised looked like the user's Ctrl+C."""
+    project, run = project_run(game_project, MISBEHAVES)
+    assert run_cli(["train", run], cwd=project.root).returncode == 0
+    before = snapshot(run)
+    result = finish(start("train", run, "training_episodes=4", "--resume", "latest",
+                          cwd=project.root, env=misbehaving(statement)))
+    refused(result, project.module, f"raised {raised} during turn 3 of episode 3")
+    assert result.returncode == 2
+    assert without(snapshot(run), *GROWS) == without(before, *GROWS)  # progress kept
+    assert not (run / LOCK_NAME).exists()
+
+
+def test_a_game_that_exits_fails_its_sweep_job_and_the_other_jobs_go_on(game_project):
+    """Issue 25, 2: in a sweep, sys.exit() in one job ended the whole sweep with exit 0,
+    sweep.json 'running' and later jobs never started."""
+    project, run = project_run(game_project, MISBEHAVES)
+    result = finish(start("train", run, "-m", "max_turns_per_episode=30,2", cwd=project.root,
+                          env=misbehaving("exit")))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    sweep_dir = next(p for p in (run / "sweeps").iterdir() if not p.name.startswith("."))
+    summary = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+    jobs = {tuple(j["overrides"]): j for j in summary["jobs"]}
+    failed = jobs[("max_turns_per_episode=30",)]
+    assert failed["status"] == "failed" and "SystemExit during turn 3" in failed["error"]
+    assert jobs[("max_turns_per_episode=2",)]["status"] == "done"
+
+
+def test_a_game_that_prints_cannot_corrupt_json_output(game_project):
+    """Issue 25, 3: a game's print() (or a write to file descriptor 1) made `eval --json`
+    no longer JSON."""
+    project, run = project_run(game_project, MISBEHAVES)
+    assert run_cli(["train", run], cwd=project.root).returncode == 0
+    noisy = misbehaving("print")
+    for args in (["eval", run, "--json", "--episodes", "2"], ["info", run, "--json"]):
+        result = finish(start(*args, cwd=project.root, env=noisy))
+        assert result.returncode == 0, result.stderr[-3000:]
+        json.loads(result.stdout)  # standard output holds the JSON alone
+    assert "the game says hi" in result.stderr or args[0] == "info"
+
+
+def test_an_empty_character_set_is_never_recorded(runs, tmp_path):
+    """Issue 25, 4: `character_set=[]` was written into config.toml, and every later
+    `train` died with a torch shape error."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["fresh"], run)
+    before = snapshot(run)
+    refused(run_cli(["train", run, "game.character_set=[]"], cwd=tmp_path),
+            "'character_set' is empty", "leave the field out")
+    assert snapshot(run) == before
+    refused(run_cli(["create", "--game", SNAKE, "--output", tmp_path / "new",
+                     "game.character_set=[]"], cwd=tmp_path), "'character_set' is empty")
+    assert not (tmp_path / "new").exists()
+
+
+def test_evaluating_another_runs_checkpoint_keeps_this_runs_record(runs, tmp_path):
+    """Issue 25, 5: `eval RUN --checkpoint OTHER/checkpoints/final.pt` replaced
+    RUN/eval/final.json, RUN's own evaluation of its final.pt."""
+    run, other = tmp_path / "run", tmp_path / "other"
+    shutil.copytree(runs["trained"], run)
+    shutil.copytree(runs["trained"], other)
+    assert run_cli(["eval", run, "--episodes", "1"], cwd=tmp_path).returncode == 0
+    own = json.loads((run / "eval" / "final.json").read_text(encoding="utf-8"))
+    before = snapshot(run)
+    foreign = other / "checkpoints" / "final.pt"
+    for given in (foreign, os.path.relpath(foreign, run / "checkpoints")):
+        result = run_cli(["eval", run, "--checkpoint", given, "--episodes", "2", "--json"],
+                         cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["checkpoint"] == str(foreign.resolve())
+    after = snapshot(run)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing replaced
+    added = sorted(set(after) - set(before))
+    assert len(added) == 1 and added[0].startswith("eval/final-"), added
+    assert json.loads((run / "eval" / "final.json").read_text(encoding="utf-8")) == own
+
+
+def test_info_works_on_a_console_that_cannot_encode_every_character(runs, tmp_path):
+    """Issue 25, 8: `info` with PYTHONIOENCODING=latin-1 ended in a UnicodeEncodeError."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["trained"], run)
+    for args in (["info", run], ["info", run, "--checkpoint", "final"]):
+        result = finish(start(*args, cwd=tmp_path,
+                              env={**environment(), "PYTHONIOENCODING": "latin-1"}))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("action", [-1, 99, 2.5])
+def test_the_gymnasium_adapter_refuses_an_action_outside_its_space(action):
+    """Issue 25, 8: step(-1) silently played the no-op; step(99) raised a bare IndexError."""
+    from retro_gamer.gym import RetroGameEnv
+
+    env = RetroGameEnv(create_game=create_corridor, metadata=corridor_metadata())
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"outside the action space .* from 0 to 2"):
+        env.step(action)
+    env.step(2)  # the no-op, the last action, is still one
+
+
+def test_a_long_action_list_is_checked_in_linear_time(tmp_path):
+    """Issue 25, 9: create with 20,000 actions took about 70 s (a quadratic duplicate
+    check); a duplicate at the very end is still found."""
+    from retro_gamer.config import GameMetadata
+    from retro_gamer.errors import GameDescriptionError
+
+    actions = [chr(0x4E00 + i) for i in range(20_000)]
+    started = time.perf_counter()
+    GameMetadata.from_mapping({"actions": actions, "reward": "score",
+                               "observe_state": actions}, "test")
+    with pytest.raises(GameDescriptionError, match="more than once"):
+        GameMetadata.from_mapping({"actions": [*actions, actions[-1]], "reward": "score"},
+                                  "test")
+    assert time.perf_counter() - started < 2.0

@@ -163,7 +163,13 @@ class Checkpoints:
         written = self.layout.replay_file(path)
         if replay is not None:
             atomic_write(written, checksummed_bytes(replay))
-        atomic_write(path, checksummed_bytes(state))
+        try:
+            atomic_write(path, checksummed_bytes(state))
+        except BaseException:
+            if replay is not None and not path.exists():  # no checkpoint owns it
+                with contextlib.suppress(OSError):
+                    written.unlink()
+            raise
         if replay is None:
             return
         # Removed only now: a crash before this line leaves the previous complete

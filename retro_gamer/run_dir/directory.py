@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import tomlkit
 
 from retro_gamer.config import GameMetadata, Hyperparameters
-from retro_gamer.errors import RunHasProgress
+from retro_gamer.errors import RunDirectoryError, RunHasProgress
 from retro_gamer.run_dir import files
 from retro_gamer.run_dir import lock as run_lock
 from retro_gamer.run_dir.checkpoints import Checkpoints, saved_episode
 from retro_gamer.run_dir.config_file import ConfigFile
-from retro_gamer.run_dir.layout import Layout
+from retro_gamer.run_dir.layout import Layout, shell_path
 from retro_gamer.run_dir.sweep_dir import is_sweep_directory
 from retro_gamer.run_dir.training_log import TrainingLog
 
@@ -125,6 +126,44 @@ class RunDirectory:
         checkpoint has nothing to resume, and training it again starts over.
         """
         return bool(self.checkpoints())
+
+    def how_to_continue(self) -> str:
+        """The command that continues this run after a stop or a failure, with what to do:
+        ``--resume latest`` once a checkpoint exists, else training it again from the start."""
+        if self.has_progress():
+            return f"resume with: retro-gamer train {shell_path(self.path)} --resume latest"
+        return ("train it again (no checkpoint was saved yet, so it starts over): "
+                f"retro-gamer train {shell_path(self.path)}")
+
+    @contextlib.contextmanager
+    def undone_unless_saved(self):
+        """A training that fails or stops before its first checkpoint leaves the run as it
+        was: ``config.toml`` and ``training.log`` get their bytes back, and the folders it
+        created are removed. Once a checkpoint exists nothing is undone (a resume
+        continues from it)."""
+        if self.has_progress():
+            yield
+            return
+        saved = {path: path.read_bytes() if path.is_file() else None
+                 for path in (self.config_path, self.log_path)}
+        created = [folder for folder in self.layout.written_folders if not folder.exists()]
+        try:
+            yield
+        except BaseException:
+            if not self.has_progress():
+                self._undo(saved, created)
+            raise
+
+    def _undo(self, saved: dict[Path, bytes | None], created: list[Path]) -> None:
+        for path, data in saved.items():
+            with contextlib.suppress(OSError, RunDirectoryError):
+                if data is not None:
+                    files.atomic_write(path, data)
+                elif path.is_file() and not path.is_symlink():
+                    path.unlink()
+        for folder in created:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
 
     def refuse_fresh_start(self) -> None:
         """Raise :class:`RunHasProgress` when training from scratch would lose progress."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from retro_gamer.errors import CheckpointError, RunDirectoryError
 from retro_gamer.run_dir.files import read_regular
-from retro_gamer.torch_file import peek
+from retro_gamer.torch_file import expansion_error, peek
 
 PEEKED = ("episode", "log_digest")  # the small fields info and 'latest' need
 
@@ -75,11 +75,17 @@ def load_torch_file(path: Path, what: str) -> dict:
 
     try:
         data = read_regular(path, what)
+        too_large = expansion_error(io.BytesIO(data), len(data))
+        if too_large:
+            raise CheckpointError(f"{path} is not a retro-gamer {what}: {too_large}. Use "
+                                  "another file (retro-gamer info lists the checkpoints).")
         with warnings.catch_warnings():  # torch warns about pickle protocols: noise to a user
             warnings.simplefilter("ignore")
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"The {what} {path} does not exist.") from None
+    except CheckpointError:
+        raise
     except RunDirectoryError as error:
         raise CheckpointError(str(error)) from None
     except pickle.UnpicklingError:
@@ -115,6 +121,9 @@ def peek_checkpoint(path: Path) -> dict | None:
         state = peek(path)  # without importing torch, which info would wait a second for
         if isinstance(state, dict):
             return {k: state[k] for k in PEEKED if k in state}
+    with contextlib.suppress(OSError):
+        if expansion_error(path, path.stat().st_size):
+            return None  # never expanded, not even by torch
     import torch  # a file the tensor-free reader cannot read: torch decides
 
     try:
