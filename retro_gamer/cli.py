@@ -22,10 +22,13 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import GameWarning, RetroGamerError, TrainingInterrupted
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+from retro_gamer.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    GameWarning,
+    RetroGamerError,
+    TrainingInterrupted,
+)
 
 CREATE_EXAMPLES = """\
 examples:
@@ -132,6 +135,17 @@ def hyperparameter_listing() -> str:
 START_HINT = "Start with: retro-gamer create --game retro.examples.snake --output runs/snake"
 
 
+def version_text() -> str:
+    """What `--version` prints: the program, its version and the folder it runs from.
+
+    An unrelated PyPI project is also called retro-gamer; the description and the folder
+    tell a user which of the two this command is.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    return (f"retro-gamer {__version__}: Deep Q-Network agents for retro-games terminal games\n"
+            f"installed at {package}")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake on the bare command also says where to start."""
 
@@ -148,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train Deep Q-Network agents to play retro terminal games.",
         epilog=START_HINT,
     )
-    parser.add_argument("--version", action="version", version=f"retro-gamer {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for errors (or set RETRO_GAMER_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -332,12 +346,13 @@ def cmd_eval(args, console: Console) -> int:
     from retro_gamer.evaluation import evaluate_and_record
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.report import render_evaluation
+    from retro_gamer.suite.runner import reference_score
 
     ensure_cwd_importable()
     if args.episodes is not None and args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
     record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes, args.seed,
-                                 console=Console(stderr=True))
+                                 console=Console(stderr=True), reference=reference_score)
     if args.json:
         print(json.dumps(record.to_dict(), indent=2, allow_nan=False))
     else:

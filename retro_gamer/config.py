@@ -323,7 +323,7 @@ class Hyperparameters:
     )
     tensorboard: bool = _field(
         False, "Also write per-episode scalars as TensorBoard event files in "
-        "RUN_DIR/tensorboard (needs: pip install 'retro-gamer[tensorboard]')."
+        "RUN_DIR/tensorboard (needs: pip install -e '.[tensorboard]')."
     )
     learning_starts: int = _field(
         0, "Turns played before the first training step (the replay buffer fills with "

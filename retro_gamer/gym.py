@@ -1,6 +1,6 @@
 """A Gymnasium adapter: any described retro game as a ``gymnasium.Env``.
 
-Needs the optional extra: ``pip install 'retro-gamer[gym]'``. Then the game
+Needs the optional extra: ``pip install -e '.[gym]'``. Then the game
 works with Stable-Baselines3, CleanRL and anything else that speaks Gymnasium::
 
     from retro_gamer.gym import RetroGameEnv
@@ -25,7 +25,8 @@ try:
     from gymnasium import spaces
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "retro_gamer.gym needs Gymnasium: pip install 'retro-gamer[gym]'"
+        "retro_gamer.gym needs Gymnasium: pip install -e '.[gym]' in retro-gamer's source "
+        "folder"
     ) from error
 
 from retro_gamer.config import GameMetadata
