@@ -432,6 +432,9 @@ class TrainTask:
             config = resolve_settings(run.path, hyper, game, base=base)
             with TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
+                    if progress.last is None and stats.episode > 1:  # resumed: the log
+                        progress.earlier([e["total_reward"] for e in run.episodes()
+                                          if e["episode"] < stats.episode])
                     progress(stats)  # True asks the trainer to stop: the pruner or the user
                     pruned = reporter is not None and reporter.episode(
                         stats.episode, stats.total_reward, stats.evaluation)
