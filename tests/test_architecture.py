@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "foundations": ["retro_gamer", "config", "errors", "json_values", "torch_file", "conf"],
     "run directory": ["run_dir"],
-    "game side": ["games", "encoding", "retro_adapter", "env", "record", "gym"],
+    "game side": ["games", "encoding", "retro_adapter", "env", "record"],
     "DQN core": ["networks", "replay", "sumtree", "rewards", "memory", "training_stats",
                  "agent", "evaluation", "settings", "device", "trainer", "tensorboard_log"],
-    "runs and displays": ["runs", "progress", "suite"],
+    "runs and displays": ["runs", "progress", "suite", "gym"],
     "Hydra bridge": ["sweep", "hydra_conf", "hydra_adapter", "overrides", "sweep_stop",
                      "slurm", "optuna_search"],
-    "commands": ["cli", "report", "plot", "play"],
+    "commands": ["cli", "report", "plot", "play", "__main__"],
 }
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
 CORE_TOP = LAYER_OF["trainer"]  # layers 0-3: what a Python user of DQNTrainer loads
