@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--record", metavar="FILE.cast",
                       help="write the games to an asciicast v2 file instead of drawing them "
                       "(works without a terminal)")
+    play.add_argument("--explain", action="store_true",
+                      help="show each action's Q-value, the choice, its margin and the "
+                      "network's view around the player (the e key toggles it while playing)")
 
     info = commands.add_parser(
         "info", help="summarise a run (game, hyperparameters, episodes, checkpoints) or a "
@@ -312,7 +315,8 @@ def cmd_play(args, console: Console) -> int:
     check_play_options(args.framerate, args.episodes)  # before a checkpoint is looked for
     result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
                       episodes=args.episodes,
-                      record=args.record, console=Console(stderr=True))
+                      record=args.record, console=Console(stderr=True),
+                      explaining=args.explain)
     for number, (score, turns) in enumerate(zip(result.scores, result.turn_counts,
                                                 strict=True), 1):
         last = number == len(result.scores)
