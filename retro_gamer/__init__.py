@@ -10,7 +10,7 @@ from retro_gamer.errors import RetroGamerError
 
 __all__ = ["DQNTrainer", "GameMetadata", "GameEnvironment", "Hyperparameters",
            "RetroGamerError"]
-__version__ = "0.1.0"
+__version__ = "1.0.0.dev0"  # the same as pyproject.toml's (tests/test_install_docs.py)
 
 
 def __getattr__(name: str):

@@ -24,10 +24,13 @@ from rich.markup import escape
 
 from retro_gamer import __version__
 from retro_gamer.config import Hyperparameters, describe_range, field_kind
-from retro_gamer.errors import GameWarning, RetroGamerError, TrainingInterrupted
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+from retro_gamer.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    GameWarning,
+    RetroGamerError,
+    TrainingInterrupted,
+)
 
 CREATE_EXAMPLES = """\
 examples:
@@ -134,6 +137,17 @@ def hyperparameter_listing() -> str:
 START_HINT = "Start with: retro-gamer create --game retro.examples.snake --output runs/snake"
 
 
+def version_text() -> str:
+    """What `--version` prints: the program, its version and the folder it runs from.
+
+    An unrelated PyPI project is also called retro-gamer; the description and the folder
+    tell a user which of the two this command is.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    return (f"retro-gamer {__version__}: Deep Q-Network agents for retro-games terminal games\n"
+            f"installed at {package}")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake on the bare command also says where to start."""
 
@@ -150,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train Deep Q-Network agents to play retro terminal games.",
         epilog=START_HINT,
     )
-    parser.add_argument("--version", action="version", version=f"retro-gamer {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for errors (or set RETRO_GAMER_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -202,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--record", metavar="FILE.cast",
                       help="write the games to an asciicast v2 file instead of drawing them "
                       "(works without a terminal)")
+    play.add_argument("--explain", action="store_true",
+                      help="show each action's Q-value, the choice, its margin and the "
+                      "network's view around the player (the e key toggles it while playing)")
 
     info = commands.add_parser(
         "info", help="summarise a run (game, hyperparameters, episodes, checkpoints) or a "
@@ -300,7 +317,8 @@ def cmd_play(args, console: Console) -> int:
     check_play_options(args.framerate, args.episodes)  # before a checkpoint is looked for
     result = play_run(args.run_dir, chosen_checkpoint(args), args.framerate,
                       episodes=args.episodes,
-                      record=args.record, console=Console(stderr=True))
+                      record=args.record, console=Console(stderr=True),
+                      explaining=args.explain)
     for number, (score, turns) in enumerate(zip(result.scores, result.turn_counts,
                                                 strict=True), 1):
         last = number == len(result.scores)
@@ -335,13 +353,15 @@ def cmd_eval(args, console: Console) -> int:
     from retro_gamer.evaluation import evaluate_and_record
     from retro_gamer.games import ensure_cwd_importable
     from retro_gamer.report import render_evaluation
+    from retro_gamer.suite.runner import reference_score
 
     ensure_cwd_importable()
     if args.episodes is not None and args.episodes < 1:
         raise_usage("--episodes must be at least 1.")
     with machine_output(args.json) as out:
         record = evaluate_and_record(args.run_dir, chosen_checkpoint(args), args.episodes,
-                                     args.seed, console=Console(stderr=True))
+                                     args.seed, console=Console(stderr=True),
+                                     reference=reference_score)
         if args.json:
             print(json.dumps(record.to_dict(), indent=2, allow_nan=False), file=out)
         else:

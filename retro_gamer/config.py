@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional  # noqa: UP035 -- OmegaConf needs typing generics
 
@@ -170,6 +171,28 @@ def key_names() -> frozenset[str]:
 _KEY_LIKE = re.compile(r"KEY_[A-Z0-9_]+")
 
 
+def _meant_character(key: str) -> str | None:
+    """The single character a made-up key name such as ``KEY_SPACE`` or ``KEY_A`` names.
+
+    Keys that type a character have no ``KEY_`` name in retro; the game receives the
+    character itself, so that is what the user meant.
+    """
+    match = _KEY_LIKE.fullmatch(key)
+    if not match:
+        return None
+    name = key[len("KEY_"):].replace("_", " ")
+    if len(name) == 1 and name.isalnum():
+        return name.lower()
+    for candidate in (name, f"{name} SIGN", f"{name} MARK"):
+        try:
+            char = unicodedata.lookup(candidate)
+        except KeyError:
+            continue
+        if char.isprintable():
+            return char
+    return None
+
+
 def _check_string_list(value: Any, name: str, source: str, allow_empty: bool) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise GameDescriptionError(
@@ -191,7 +214,10 @@ def _check_key_list(actions: Any, name: str, source: str) -> None:
         if len(key) == 1:
             continue
         if key not in key_names():
-            hint = did_you_mean(key, key_names()) if _KEY_LIKE.fullmatch(key) else ""
+            meant = _meant_character(key)
+            hint = (f" A key that types a character is named by the character itself: "
+                    f"write {meant!r}." if meant else
+                    did_you_mean(key, key_names()) if _KEY_LIKE.fullmatch(key) else "")
             raise GameDescriptionError(
                 f"{source}: '{name}' has {key!r}, which is neither a key name such as "
                 f"'KEY_LEFT' nor a single character.{hint}"
@@ -435,7 +461,7 @@ class Hyperparameters:
     )
     tensorboard: bool = _field(
         False, "Also write per-episode scalars as TensorBoard event files in "
-        "RUN_DIR/tensorboard (needs: pip install 'retro-gamer[tensorboard]')."
+        "RUN_DIR/tensorboard (needs: pip install -e '.[tensorboard]')."
     )
     learning_starts: int = _field(
         0, "Turns played before the first training step (the replay buffer fills with "

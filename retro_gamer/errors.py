@@ -8,7 +8,17 @@ non-zero; it never shows a traceback for these.
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Iterable
+
+# The command's exit codes: here, below both the CLI and the sweep code that return them.
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl+C
+
+
+def shell_path(path) -> str:
+    """``path`` quoted for a shell, so a command an error message suggests can be pasted."""
+    return shlex.quote(str(path))
 
 
 class RetroGamerError(Exception):
@@ -31,8 +41,6 @@ class RunHasProgress(RunDirectoryError):
     """Training from scratch was asked of a run that already holds progress (it would be lost)."""
 
     def __init__(self, path) -> None:
-        from retro_gamer.run_dir import shell_path  # run_dir imports this module
-
         super().__init__(
             f"{path} already holds training progress. Continue it with 'retro-gamer train "
             f"{shell_path(path)} --resume latest' (overrides such as training_episodes=2000 may "

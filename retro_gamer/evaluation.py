@@ -201,6 +201,44 @@ def evaluate_agent(agent: GreedyAgent, create_game: Callable[[], Any], episodes:
     return summarize(scores, turns)
 
 
+class RandomPolicy:
+    """Uniformly random actions, the no-op included (what epsilon = 1 plays): the yardstick.
+
+    It draws from its own generator, seeded with ``seed``, so the games' own draws from
+    Python's ``random`` come from the same seed as the agent's evaluation.
+    """
+
+    def __init__(self, metadata, seed: int | None):
+        self.metadata = metadata
+        self.n_actions = len(metadata.actions) + 1
+        self.rng = np.random.default_rng(seed)
+
+    def act_batch(self, boards: np.ndarray, extras: np.ndarray) -> np.ndarray:
+        """One random action index per board (shape ``(N,)``)."""
+        return self.rng.integers(self.n_actions, size=len(boards))
+
+
+def evaluate_random(metadata, create_game: Callable[[], Any], episodes: int, max_turns: int,
+                    seed: int | None, *, parallel: int = PARALLEL_GAMES) -> Evaluation:
+    """Score random play over the games :func:`evaluate_agent` plays with the same ``seed``.
+
+    The games are built and seeded exactly as for the agent (``parallel`` at a time, Python's
+    ``random`` seeded with ``seed``), so the two means differ by the policy alone.
+    """
+    return evaluate_agent(RandomPolicy(metadata, seed), create_game, episodes, max_turns,
+                          seed, parallel=parallel)
+
+
+def normalised_score(agent: float, random_score: float, reference: float | None) -> float:
+    """``(agent - random) / (reference - random)``: 0 is random play, 1 the reference.
+
+    NaN without a reference, or when the reference scores no better than random play.
+    """
+    if reference is None or not reference > random_score:
+        return math.nan
+    return (agent - random_score) / (reference - random_score)
+
+
 @contextlib.contextmanager
 def preserved_random_state() -> Iterator[None]:
     """Put back Python's global ``random``, numpy's global generator and torch's CPU
@@ -230,6 +268,18 @@ class EvaluationRecord:
     evaluation: Evaluation
     path: Path | None = None
     evaluated_at: str = ""
+    random: Evaluation | None = None  # random play on the same seeded games
+    reference: float | None = None  # the suite's scripted player's mean, where one exists
+
+    def yardstick(self) -> dict:
+        """Random play's statistics, the reference's mean and the normalised score."""
+        if self.random is None:
+            return {}
+        return {"random": {key: self.random.to_dict()[key]
+                           for key in ("episodes", "mean", "ci95", "median", "maximum")},
+                "reference": json_safe(self.reference),
+                "normalised": json_safe(normalised_score(self.evaluation.mean,
+                                                         self.random.mean, self.reference))}
 
     def to_dict(self) -> dict:
         data = {"checkpoint": self.checkpoint, "checkpoint_episode": self.checkpoint_episode,
@@ -237,7 +287,7 @@ class EvaluationRecord:
                 "seconds": round(self.seconds, 3),
                 "turns_per_second": json_safe(
                     round(sum(self.evaluation.turns) / max(self.seconds, 1e-9), 1)),
-                "evaluated_at": self.evaluated_at}
+                "evaluated_at": self.evaluated_at, **self.yardstick()}
         if self.path is not None:
             data["path"] = str(self.path)
         return data
@@ -245,8 +295,16 @@ class EvaluationRecord:
 
 def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
                         episodes: int | None = None, seed: int | None = None,
-                        console=None) -> EvaluationRecord:
-    """``retro-gamer eval``: evaluate with a progress bar, then write the record atomically."""
+                        console=None,
+                        reference: Callable[[str, int, int, int | None], float | None]
+                        | None = None) -> EvaluationRecord:
+    """``retro-gamer eval``: evaluate with a progress bar, then write the record atomically.
+
+    Random play is scored on the same seeded games (:func:`evaluate_random`), and
+    ``reference(module, episodes, max_turns, seed)``, when given, scores a reference
+    policy (the suite's :func:`~retro_gamer.suite.runner.reference_score`; ``None`` for a
+    game without one), so the record carries the normalised score.
+    """
     from retro_gamer.progress import TaskProgress
 
     run = RunDirectory(run_dir)
@@ -262,6 +320,13 @@ def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
             progress.advance(f"mean {statistics.fmean(scores):.4g}")
 
         evaluation = evaluate(run.path, str(path.resolve()), n, used_seed, on_episode=advance)
+    seconds = time.perf_counter() - started  # the agent's games only: turns_per_second's
+    metadata, _ = run.read_config()
+    create_game = find_create_game(metadata.module)
+    random_play = evaluate_random(metadata, create_game, n, hyper.max_turns_per_episode,
+                                  used_seed)
+    reference_mean = None if reference is None else reference(
+        metadata.module, n, hyper.max_turns_per_episode, used_seed)
     resolved = path.resolve()
     if resolved.parent == run.checkpoint_dir.resolve():
         name = record_name = path.stem
@@ -271,9 +336,10 @@ def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
         record_name = f"{path.stem}-{digest}"
     record = EvaluationRecord(
         checkpoint=name, checkpoint_episode=run.checkpoint_episode(path), seed=used_seed,
-        seconds=time.perf_counter() - started, evaluation=evaluation,
+        seconds=seconds, evaluation=evaluation,
         path=run.eval_path(record_name),
-        evaluated_at=dt.datetime.now().isoformat(timespec="seconds"))
+        evaluated_at=dt.datetime.now().isoformat(timespec="seconds"),
+        random=random_play, reference=reference_mean)
     data = record.to_dict()
     data.pop("path", None)
     atomic_write(record.path, (json.dumps(data, indent=2, allow_nan=False) + "\n")
@@ -283,4 +349,5 @@ def evaluate_and_record(run_dir: str | os.PathLike, checkpoint: str = "final",
 
 __all__ = ["Evaluation", "EvaluationRecord", "summarize", "evaluate", "evaluate_agent",
            "evaluate_run", "objective_checkpoint", "preserved_random_state",
-           "evaluate_and_record", "play_greedy", "play_greedy_batched"]
+           "evaluate_and_record", "play_greedy", "play_greedy_batched", "RandomPolicy",
+           "evaluate_random", "normalised_score"]

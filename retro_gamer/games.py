@@ -104,10 +104,46 @@ def _where_to_look(module: str) -> str:
         suggestion = ".".join([package_name, close, *parts[i + 1:]]) if close else None
         return ((f" Did you mean '{suggestion}'?" if suggestion else "")
                 + f" The package '{package_name}' holds: {', '.join(names) or 'nothing'}.")
-    close = closest(parts[0], [info.name for info in pkgutil.iter_modules()])
-    hint = f" Did you mean '{'.'.join([close, *parts[1:]])}'?" if close else ""
+    found = _modules_named(parts[-1], Path.cwd()) if len(parts) == 1 else []
+    if found:
+        hint = f" Did you mean '{found[0]}'?"
+    else:
+        close = closest(parts[0], _user_modules())
+        hint = f" Did you mean '{'.'.join([close, *parts[1:]])}'?" if close else ""
     return (f"{hint} Run retro-gamer from the folder that holds your game's module (or its "
             "package folder), or install the game (pip install -e .) so Python can import it.")
+
+
+def _user_modules() -> list[str]:
+    """Top-level modules a game could be: the current folder's and installed ones, not
+    Python's own (a standard-library module such as 'cmath' is never a game)."""
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    return [info.name for info in pkgutil.iter_modules()
+            if info.name not in stdlib and not info.name.startswith("_")]
+
+
+def _modules_named(name: str, root: Path, depth: int = 3) -> list[str]:
+    """Dotted names, from ``root``, of ``name.py`` files (or ``name/`` packages) in the
+    folders below it: the game the user meant may sit in a sub-folder."""
+    found = []
+    folders = [(root, ())]
+    budget = 2000  # folders looked into at most: a suggestion must not take long
+    for _ in range(depth):
+        deeper = []
+        for folder, prefix in folders[:budget]:
+            budget -= 1
+            try:
+                children = sorted(folder.iterdir())
+            except OSError:
+                continue
+            for child in children:
+                if prefix and child.name in (f"{name}.py", name) and (
+                        child.is_file() or (child / "__init__.py").is_file()):
+                    found.append(".".join([*prefix, name]))
+                elif child.is_dir() and child.name.isidentifier():  # a package-like folder
+                    deeper.append((child, (*prefix, child.name)))
+        folders = deeper
+    return found
 
 
 def _submodules(paths) -> list[str]:

@@ -448,10 +448,12 @@ TOO_SLOW = 10  # times Snake's cost per sample beyond which create and train war
 
 
 def size_line(network: QNetwork) -> str:
-    """``network: N parameters, M multiply-adds per sample (X times the defaults on Snake)``."""
+    """``network: N parameters, M multiply-adds per sample; per training step, about X times
+    the default network on retro's Snake`` (the yardstick the benchmarks use)."""
     madds = multiply_adds(network)
     return (f"network: {count_parameters(network):,} parameters, {madds:,} multiply-adds per "
-            f"sample ({madds / SNAKE_MULTIPLY_ADDS:.2g}x the defaults on Snake)")
+            f"sample; per training step, about {madds / SNAKE_MULTIPLY_ADDS:.2g} times the "
+            "default network on retro's Snake")
 
 
 def size_warning(network: QNetwork) -> str | None:
@@ -529,17 +531,33 @@ def describe(network: QNetwork, action_names: list[str], character_set: list[str
         f"  parameters: {count_parameters(network):,}; "
         f"multiply-adds per sample: {multiply_adds(network):,}"
     )
-    if network.spatial:
-        why = (
-            "spatial = true: a CNN sees the same pattern (a wall next to the head, food "
-            "two cells away) wherever it occurs on the board; the stride-2 layers "
-            "shrink the grid before the dense head, which keeps a training step cheap "
-            "(docs/benchmarks.md has the measurements)."
-        )
-    else:
-        why = (
-            "spatial = false: the board is a flat vector and an MLP learns from each "
-            "cell's position directly; no convolution assumes that neighbours are related."
-        )
-    lines.append("  why: " + why)
+    lines.append("  why: " + _rationale(network, character_set))
     return "\n".join(lines)
+
+
+def _rationale(network: QNetwork, character_set: list[str]) -> str:
+    """Why this architecture, in the words of this game: its board, its characters, its view."""
+    board = f"{network.width}x{network.height} board"
+    player = "".join(character_set[code - 1] for code in network.center_codes
+                     if 0 < code <= len(character_set))
+    others = [c for c in character_set if c not in player]
+    if not network.spatial:
+        return (f"spatial = false: the {board} is a flat vector of "
+                f"{network.width * network.height * network.n_channels} one-hot inputs, and "
+                "an MLP learns from each cell's position directly; no convolution assumes "
+                "that neighbouring cells are related.")
+    h2, w2 = network.feature_grid()
+    if player:
+        pattern = (f"'{others[0]}' just beside {player[0]!r}" if others
+                   else f"{player[0]!r} near the board's edge")
+        seen = (f"the CNN sees the {board} re-centred on the player ({player!r}), so a "
+                f"pattern around the player ({pattern}) looks the same wherever the player "
+                "is")
+    else:
+        pair = (f"'{character_set[0]}' beside '{character_set[1]}'" if len(character_set) > 1
+                else f"'{character_set[0]}' beside an empty cell" if character_set
+                else "two characters side by side")
+        seen = (f"a CNN sees the same pattern ({pair}) wherever it occurs on the {board}")
+    return (f"spatial = true: {seen}; the strided convolutions shrink the grid to {w2}x{h2} "
+            "before the dense head, which keeps a training step cheap "
+            "(docs/benchmarks.md has the measurements).")

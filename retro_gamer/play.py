@@ -26,11 +26,14 @@ from retro.input import InputSource
 from retro_gamer.agent import GreedyAgent
 from retro_gamer.encoding import BoardEncoder
 from retro_gamer.errors import ConfigError, GameCrashed, RunDirectoryError
+from retro_gamer.explain import Explanation, explain
 from retro_gamer.games import find_create_game, make_game, raised_by_game
 from retro_gamer.retro_adapter import keystroke
 from retro_gamer.run_dir import RunDirectory
 
 QUIT_KEYS = ("KEY_ENTER", "KEY_ESCAPE")
+EXPLANATION_WIDTH = 40  # columns kept for the explanation beside the board
+EXPLAIN_KEY = "e"  # shows or hides the explanation; the user's keys never reach the game
 BETWEEN_GAMES_SECONDS = 2.0
 
 
@@ -41,12 +44,15 @@ def _is_quit_key(key) -> bool:
 class AgentInput(InputSource):
     """Feeds the agent's choice to the game each turn; Enter or Escape from the user quits."""
 
-    def __init__(self, agent: GreedyAgent, game, terminal: Terminal):
+    def __init__(self, agent: GreedyAgent, game, terminal: Terminal, explaining: bool = False):
         self.agent, self.game, self.terminal = agent, game, terminal
         self.encoder = BoardEncoder(agent.character_set, game.board_size)
         self.keys = [*agent.metadata.actions, None]
         self.extras = np.zeros(len(agent.metadata.observe_state), dtype=np.float32)
         self.quit = False
+        self.explaining = explaining
+        self.explanation: Explanation | None = None  # this turn's, while explaining
+        self.rows_shown = 0  # rows of explanation on the screen, blanked when it is hidden
 
     def collect(self) -> set:
         while True:
@@ -57,10 +63,17 @@ class AgentInput(InputSource):
                 self.quit = True
                 self.game.end()
                 return set()
+            if str(key).lower() == EXPLAIN_KEY:
+                self.explaining = not self.explaining
         board = self.encoder.encode(self.game)
         for i, name in enumerate(self.agent.metadata.observe_state):
             self.extras[i] = float(self.game.state[name])
-        key = self.keys[self.agent.act(board, self.extras)]
+        if self.explaining:
+            self.explanation = explain(self.agent, board, self.extras)
+            action = self.explanation.chosen
+        else:
+            self.explanation, action = None, self.agent.act(board, self.extras)
+        key = self.keys[action]
         return set() if key is None else {keystroke(key)}
 
 
@@ -98,18 +111,21 @@ def check_play_options(framerate: int, episodes: int) -> None:
 
 def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: int = 12,
              episodes: int = 1, record: str | os.PathLike | None = None,
-             console=None) -> PlayResult:
+             console=None, explaining: bool = False) -> PlayResult:
     """Show the agent playing ``episodes`` games in this terminal, or record them.
 
     Live, it stops early when the user presses Enter or Escape. With ``record``
-    (a ``.cast`` path) no terminal is needed.
+    (a ``.cast`` path) no terminal is needed. ``explaining`` shows each turn's
+    :class:`~retro_gamer.explain.Explanation` below the game (the ``e`` key toggles it
+    live); a recording keeps it in every frame.
     """
     check_play_options(framerate, episodes)
     run = RunDirectory(run_dir)
     run.require_config()
     agent = GreedyAgent.from_checkpoint(run, checkpoint)
     if record is not None:
-        return record_games(run, agent, Path(record), episodes, framerate, console)
+        return record_games(run, agent, Path(record), episodes, framerate, console,
+                            explaining)
     terminal = Terminal()
     if not terminal.is_a_tty:
         raise RunDirectoryError(
@@ -118,7 +134,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
             "--record FILE.cast."
         )
     try:
-        return _play_in_terminal(agent, terminal, episodes, framerate)
+        return _play_in_terminal(agent, terminal, episodes, framerate, explaining)
     except BaseException as error:  # sys.exit() in the game is its crash too
         if not raised_by_game(error):
             raise
@@ -130,7 +146,7 @@ def play_run(run_dir: str | os.PathLike, checkpoint: str = "final", framerate: i
 
 
 def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
-                      framerate: int) -> PlayResult:
+                      framerate: int, explaining: bool = False) -> PlayResult:
     """retro's ``Game.play`` loop, kept in one fullscreen session across games."""
     from retro.views.terminal import TerminalView
 
@@ -142,7 +158,7 @@ def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
             game = make_game(create_game, metadata.module)
             game.framerate = framerate
             view = TerminalView(terminal, color=game.color, show_state=game.show_state)
-            source = AgentInput(agent, game, terminal)
+            source = AgentInput(agent, game, terminal, explaining)
             game.input_source, game.view = source, view
             start_score = float(game.state[metadata.reward])
             game.start()
@@ -152,6 +168,8 @@ def _play_in_terminal(agent: GreedyAgent, terminal: Terminal, episodes: int,
                 while game.playing:
                     started = time.perf_counter()
                     game.step()
+                    _show_explanation(terminal, view, game, source)
+                    explaining = source.explaining  # the next game starts as this one ends
                     time.sleep(max(0.0, 1 / framerate - (time.perf_counter() - started)))
             except KeyboardInterrupt:
                 source.quit = True
@@ -192,6 +210,25 @@ def _pause(terminal: Terminal, view, game, result: PlayResult, number: int,
     return False
 
 
+def _show_explanation(terminal: Terminal, view, game, source: AgentInput) -> None:
+    """The turn's explanation beside the board (below the panes when the terminal is too
+    narrow); blank rows once it is hidden."""
+    lines = source.explanation.lines() if source.explanation is not None else []
+    x, y = view.get_view_origin_coords(game)
+    width = max([len(line) for line in lines] + [EXPLANATION_WIDTH])
+    left, top = x + game.view_size[0] + 3, y
+    if left + width > terminal.width:
+        left, top = x, y + game.view_size[1] + view.state_height(game) + 4
+    for i in range(max(len(lines), source.rows_shown)):
+        if top + i >= terminal.height:
+            break
+        text = lines[i] if i < len(lines) else ""
+        print(terminal.move_xy(left, top + i) + text[:max(0, terminal.width - left)]
+              + terminal.clear_eol, end="")
+    print(end="", flush=True)
+    source.rows_shown = len(lines)
+
+
 def _show_message(terminal: Terminal, view, game, message: str) -> None:
     """One line below the game's panes, or on the top line when there is no room."""
     x, y = view.get_view_origin_coords(game)
@@ -204,8 +241,11 @@ def _show_message(terminal: Terminal, view, game, message: str) -> None:
 
 
 def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: int,
-                 framerate: int, console=None) -> PlayResult:
-    """Play ``episodes`` greedy games headless and write them as an asciicast v2 file."""
+                 framerate: int, console=None, explaining: bool = False) -> PlayResult:
+    """Play ``episodes`` greedy games headless and write them as an asciicast v2 file.
+
+    ``explaining`` adds each turn's explanation below the status line of its frame.
+    """
     from retro_gamer.env import GameEnvironment
     from retro_gamer.progress import TaskProgress
     from retro_gamer.record import (
@@ -224,7 +264,13 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
     env = GameEnvironment(find_create_game(metadata.module), metadata)
     env.start()
     renderer = FrameRenderer(env.game)
-    writer = AsciicastWriter(renderer.width, renderer.height,
+
+    def explained() -> list[str]:
+        return explain(agent, env.board, env.extras).lines() if explaining else []
+
+    extra_rows = len(explained())  # the same number of rows every turn
+    renderer.width = max([renderer.width, *map(len, explained())])
+    writer = AsciicastWriter(renderer.width, renderer.height + extra_rows,
                              title=f"retro-gamer: {metadata.module} ({run.path.name})")
     result = PlayResult()
     frame_time = 1.0 / framerate
@@ -235,14 +281,16 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
                 env.start()
             total, turns = 0.0, 0
             writer.output(at, (HIDE_CURSOR + CLEAR if number == 1 else CLEAR) + renderer.frame(
-                env.game, _status(number, episodes, turns, total, metadata.reward)))
+                env.game, _status(number, episodes, turns, total, metadata.reward),
+                explained()))
             while turns < hyper.max_turns_per_episode:
                 reward, done, _ = env.act(agent.act(env.board, env.extras))
                 total += reward
                 turns += 1
                 at += frame_time
                 writer.output(at, renderer.frame(
-                    env.game, _status(number, episodes, turns, total, metadata.reward)))
+                    env.game, _status(number, episodes, turns, total, metadata.reward),
+                    [""] * extra_rows if done else explained()))
                 if done:
                     break
             result.scores.append(total)
@@ -254,7 +302,7 @@ def record_games(run: RunDirectory, agent: GreedyAgent, output: Path, episodes: 
             score = trained_on(metadata.reward, total)
             writer.output(at, renderer.frame(
                 env.game, f"Game over: {score}{mean}" if last
-                else f"Game {number}/{episodes} over: {score}"))
+                else f"Game {number}/{episodes} over: {score}", [""] * extra_rows))
             at += BETWEEN_GAMES_SECONDS
             progress.advance(f"score {total:g}")
     writer.output(at, "\r\n" + SHOW_CURSOR)

@@ -353,6 +353,13 @@ class TrainingProgress:
         else:
             _write_line(f"{self.label}: {text}")
 
+    def earlier(self, returns: Sequence[float]) -> None:
+        """The returns of the episodes before this process's first (a resumed run's, from
+        its log), so the mean, the best and the chart cover the whole run."""
+        self.recent.extend(returns)
+        self.returns.extend(returns)
+        self.best = max([self.best, *returns])
+
     # -- the callback ---------------------------------------------------------
 
     def __call__(self, stats: EpisodeStats) -> None:

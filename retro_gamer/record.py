@@ -119,8 +119,11 @@ class FrameRenderer:
                 rows[y - vy][x - vx] = self._colored(character, getattr(agent, "color", None))
         return ["".join(row) for row in rows]
 
-    def frame(self, game, status: str) -> str:
-        """One whole frame: cursor home, then every row padded to the full width."""
+    def frame(self, game, status: str, below: list[str] = ()) -> str:
+        """One whole frame: cursor home, then every row padded to the full width.
+
+        ``below``: rows after the status line (the explanation of ``play --explain``).
+        """
         w = self.view_width
         lines = ["┌" + "─" * w + "┐"]
         lines += ["│" + row + "│" for row in self.board_rows(game)]
@@ -130,6 +133,7 @@ class FrameRenderer:
                 lines.append("│" + f"{key}: {game.state.get(key)}"[:w].ljust(w) + "│")
         lines.append("└" + "─" * w + "┘")
         lines.append(status[:self.width])
+        lines += [row[:self.width] for row in below]
         padded = [line + " " * max(0, self.width - _visible_width(line)) for line in lines]
         return HOME + "\r\n".join(padded)
 

@@ -219,8 +219,11 @@ def _replay_rows(run: RunDirectory) -> list[dict]:
 
 def _evaluation_row(record: dict) -> dict:
     keys = ("checkpoint", "checkpoint_episode", "episodes", "mean", "median", "minimum",
-            "maximum", "ci95", "seed", "evaluated_at")
-    return {k: record.get(k) for k in keys}
+            "maximum", "ci95", "seed", "evaluated_at", "reference", "normalised")
+    row = {k: record.get(k) for k in keys}
+    # Random play's mean on the same seeded games (absent from records before issue 27).
+    row["random"] = (record.get("random") or {}).get("mean")
+    return row
 
 
 def _sweep_overview(path: Path) -> dict:
@@ -304,6 +307,10 @@ def render_run(summary: dict, console: Console) -> None:
     _print_checkpoints(summary, console)
     if summary.get("evaluations"):
         console.print(_evaluation_table(summary["evaluations"]))
+        for ev in summary["evaluations"]:
+            if ev.get("random") is not None:  # the yardstick, under the table that it fits
+                console.print(f"{escape(str(ev['checkpoint']))}: random play on the same games "
+                              + _yardstick(ev["random"], ev), highlight=False)
     if summary.get("sweeps"):
         console.print(_sweeps_table(summary["sweeps"]))
         console.print("Leaderboard of a sweep: retro-gamer info "
@@ -552,10 +559,35 @@ def render_checkpoint(summary: dict, console: Console) -> None:
                                          f"{_number(kept['median'])}, max "
                                          f"{_number(kept['maximum'])} ({kept['episodes']} "
                                          f"games, seed {kept['seed']})"))
+        if kept.get("random") is not None:
+            rows.append(("random play, same games", _yardstick(kept["random"], kept)))
     for name, value in rows:
         grid.add_row(name, Text(str(value)))
     console.print(Panel(grid, title=f"Checkpoint {escape(summary['checkpoint'])} of "
                         f"{escape(summary['run_dir'])}", title_align="left", expand=False))
+
+
+def _yardstick(random_mean: float, record: dict) -> str:
+    text = f"mean {_number(random_mean)}"
+    if record.get("reference") is not None:
+        text += (f"; reference player {_number(record['reference'])}, normalised "
+                 f"{_number(record.get('normalised'), '.2f')} (0 random, 1 reference)")
+    return text
+
+
+def _random_rows(record: dict) -> list[tuple[str, str]]:
+    """The yardstick under the agent's figures: random play on the same seeded games."""
+    random_play = record.get("random")
+    if not random_play:
+        return []
+    ci = random_play["ci95"]
+    rows = [("random play, same games", f"mean {_number(random_play['mean'])}"
+             + ("" if ci is None else f" ± {ci:.4g}"))]
+    if record.get("reference") is not None:
+        rows += [("reference player", _number(record["reference"])),
+                 ("normalised score", f"{_number(record.get('normalised'), '.2f')} "
+                                      "(0 random play, 1 the reference)")]
+    return rows
 
 
 def render_evaluation(record: dict, console: Console) -> None:
@@ -575,6 +607,7 @@ def render_evaluation(record: dict, console: Console) -> None:
         ("std. deviation", _number(record["stdev"], ".4g")),
         ("turns per game", _number(sum(record["turns"]) / max(1, len(record["turns"])),
                                    ".1f")),
+        *_random_rows(record),
         ("seed", str(record["seed"])),
         ("time", f"{record['seconds']:.1f} s ({_number(record['turns_per_second'], ',.0f')} "
                  "turns/s)"),

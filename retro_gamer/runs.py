@@ -61,10 +61,12 @@ def planned_size(run: RunDirectory) -> str:
     too_big = size_warning(network)
     if too_big:
         warnings.warn(too_big, NetworkSizeWarning, stacklevel=2)
-    assumed = [] if metadata.character_set else ["one character assumed"]
+    assumed = []
     if metadata.spatial and hyper.center_on == AUTO:
-        assumed.append("if center_on = auto finds the player")
-    return size_line(network) + (f" ({'; '.join(assumed)})" if assumed else "")
+        assumed.append("center_on = auto finds your game's player")
+    if not metadata.character_set:
+        assumed.append("one character, until training discovers your game's characters")
+    return size_line(network) + (f" (assuming {' and '.join(assumed)})" if assumed else "")
 
 
 def memory_estimate(run: RunDirectory) -> MemoryEstimate | None:

@@ -75,8 +75,8 @@ def resolve_settings(run_dir: str | os.PathLike, hyperparameters: Mapping[str, A
     state; that torch can use the device. Raises :class:`ConfigError` (or the game's
     own :class:`~retro_gamer.errors.RetroGamerError`) for the first problem.
     """
+    from retro_gamer.device import select_device  # imports torch: only training needs it
     from retro_gamer.games import check_against_game, find_create_game, make_game
-    from retro_gamer.trainer import select_device  # imports torch: only training needs it
 
     run = RunDirectory(run_dir)
     base = base if base is not None else read_run_config(run.path)

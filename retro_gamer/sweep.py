@@ -34,6 +34,7 @@ from rich.console import Console
 from retro_gamer import overrides as override_rules
 from retro_gamer import slurm
 from retro_gamer.errors import (
+    EXIT_INTERRUPTED,
     ConfigError,
     RetroGamerError,
     RunDirectoryError,
@@ -271,8 +272,6 @@ def _renamed_sweeper(overrides: list[str], console: Console) -> list[str]:
 
 def _stopped_sweep(run: RunDirectory, overrides: list[str], console: Console) -> int:
     """Ctrl+C or SIGTERM stopped a sweep: record it and say how to continue."""
-    from retro_gamer.cli import EXIT_INTERRUPTED
-
     sweep_dir = SweepSummary.current
     if sweep_dir is not None:
         write_summary(sweep_dir, state="stopped")
@@ -436,6 +435,9 @@ class TrainTask:
             undo = contextlib.nullcontext() if self.multirun else run.undone_unless_saved()
             with undo, TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
+                    if progress.last is None and stats.episode > 1:  # resumed: the log
+                        progress.earlier([e["total_reward"] for e in run.episodes()
+                                          if e["episode"] < stats.episode])
                     progress(stats)  # True asks the trainer to stop: the pruner or the user
                     pruned = reporter is not None and reporter.episode(
                         stats.episode, stats.total_reward, stats.evaluation)
@@ -546,14 +548,14 @@ def _check_plugins(overrides: list[str]) -> None:
             available = _installed_options(group)
             if name == OPTUNA_SWEEPER and importlib.util.find_spec("optuna") is None:
                 raise ConfigError(f"The sweeper '{name}' needs the package optuna: "
-                                  "pip install 'retro-gamer[sweep]'.")
+                                  "pip install -e '.[sweep]' in retro-gamer's source folder.")
             if name in available:
                 continue
             kind = group.split("/")[1]
             if name in OPTIONAL_PLUGINS:
                 raise ConfigError(
                     f"The {kind} '{name}' needs the package {OPTIONAL_PLUGINS[name]}: "
-                    "pip install 'retro-gamer[sweep]'.")
+                    "pip install -e '.[sweep]' in retro-gamer's source folder.")
             raise ConfigError(f"Unknown {kind} '{name}'. Available: {', '.join(available)}.")
 
 

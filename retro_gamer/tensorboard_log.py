@@ -1,6 +1,6 @@
 """Per-episode scalars as TensorBoard event files (``tensorboard = true``).
 
-Needs the optional extra ``pip install 'retro-gamer[tensorboard]'``. Each run
+Needs the optional extra ``pip install -e '.[tensorboard]'``. Each run
 writes into its own ``RUN_DIR/tensorboard/``, so pointing TensorBoard at a
 sweep folder (``tensorboard --logdir RUN_DIR/sweeps/<timestamp>``) shows every
 job side by side.
@@ -25,7 +25,8 @@ class TensorBoardLogger:
         except ImportError:
             raise ConfigError(
                 "tensorboard = true needs the tensorboard package: "
-                "pip install 'retro-gamer[tensorboard]' (or set tensorboard = false)."
+                "pip install -e '.[tensorboard]' in retro-gamer's source folder (or set "
+                "tensorboard = false)."
             ) from None
         self.writer = SummaryWriter(log_dir=str(folder))
 

@@ -47,10 +47,10 @@ from retro_gamer.config import (
     Hyperparameters,
     check_center_on,
 )
+from retro_gamer.device import select_device  # noqa: F401 -- also importable from here
 from retro_gamer.env import GameEnvironment, discover_player_characters
 from retro_gamer.errors import (
     CheckpointError,
-    ConfigError,
     RunDirectoryError,
     TrainingInterrupted,
 )
@@ -63,7 +63,6 @@ from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import (
     RunDirectory,
     check_same_game,
-    episode_line,
     eval_line,
     shell_path,
 )
@@ -110,26 +109,6 @@ class RewardClipWarning(UserWarning):
 
 
 # --------------------------------------------------------------------- pure pieces
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU.
-
-    Raises :class:`ConfigError` for a device this torch cannot use (checked before
-    anything is written, so a refused run is left as it was).
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    mps = getattr(torch.backends, "mps", None)
-    usable = {"cuda": torch.cuda.is_available,
-              "mps": lambda: mps is not None and mps.is_available()}.get(device.type)
-    if usable is not None and not usable():
-        raise ConfigError(
-            f"device = {name!r}, but this installation of torch ({torch.__version__}) cannot "
-            f"use a {device.type.upper()} device here. Set device=cpu (or device=auto, which "
-            "picks a GPU when there is one).")
-    return device
 
 
 def decayed(value: float, decay: float, floor: float = 0.0) -> float:
@@ -377,7 +356,8 @@ class DQNTrainer:
             warnings.warn(warning, RewardClipWarning, stacklevel=1)
         # One device-to-host read of the losses per episode, not one per training step.
         avg_loss = mean_loss(loss_sum, n_losses, self.episode, self.run.path)
-        self.run.append_log(episode_line(self.episode, total_reward, steps, epsilon, avg_loss))
+        self.run.log_episode(self.episode, total_reward, steps, epsilon, avg_loss,
+                             self.learning_rate, self.env_steps, time.perf_counter() - started)
         if self.cut_short is not None:
             self.run.append_log(f"# episode {self.episode} ended early after {steps} turns: "
                                 "a stop was requested")

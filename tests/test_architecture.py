@@ -25,14 +25,14 @@ LAYERS = {
     "foundations": ["retro_gamer", "config", "errors", "json_values", "torch_file", "conf",
                     "numerics"],
     "run directory": ["run_dir"],
-    "game side": ["games", "encoding", "retro_adapter", "env", "record", "gym"],
+    "game side": ["games", "encoding", "retro_adapter", "env", "record"],
     "DQN core": ["networks", "replay", "sumtree", "rewards", "memory", "training_stats",
-                 "agent", "evaluation", "settings", "symmetry", "learner", "trainer",
-                 "tensorboard_log"],
-    "runs and displays": ["runs", "progress", "suite"],
+                 "agent", "explain", "evaluation", "settings", "symmetry", "device", "learner",
+                 "trainer", "tensorboard_log"],
+    "runs and displays": ["runs", "progress", "suite", "gym"],
     "Hydra bridge": ["sweep", "hydra_conf", "hydra_adapter", "overrides", "sweep_stop",
                      "slurm", "optuna_search"],
-    "commands": ["cli", "report", "plot", "play"],
+    "commands": ["cli", "report", "plot", "play", "__main__"],
 }
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
 CORE_TOP = LAYER_OF["trainer"]  # layers 0-3: what a Python user of DQNTrainer loads
@@ -123,3 +123,63 @@ def test_the_architecture_page_names_every_module():
         if f"``{name}``" not in page and f"``{relative.stem}``" not in page:
             missing.append(name)
     assert not missing, f"docs/architecture.rst does not place: {', '.join(missing)}"
+
+
+def all_imports(path: Path) -> list[str]:
+    """Every retro_gamer module ``path`` imports, at module level or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += ([f"retro_gamer.{alias.name}" for alias in node.names
+                       if alias.name in LAYER_OF] if node.module == "retro_gamer"
+                      else [node.module])
+    return [name for name in found if _unit(name) not in (None, "retro_gamer")]
+
+
+def import_circles() -> list[list[str]]:
+    """The layer-map units that import one another round a circle (imports in functions
+    count: a lower layer reaching up for a name is how the circles of issue 27 began)."""
+    package = ROOT / "retro_gamer"
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        unit = _unit(".".join(("retro_gamer", *path.relative_to(package).with_suffix("").parts)))
+        for imported in all_imports(path):
+            if _unit(imported) != unit:
+                graph.setdefault(unit, set()).add(_unit(imported))
+
+    def reaches(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    reach = {unit: reaches(unit) for unit in graph}
+    circles = {frozenset(u for u in graph if u == unit or (u in reach[unit] and unit in reach[u]))
+               for unit in graph if unit in reach[unit]}
+    return sorted(sorted(circle) for circle in circles)
+
+
+# The one circle kept on purpose: GameMetadata.from_pyproject is the specification's API on
+# the schema class, and reading a game's description is the game side's business.
+ALLOWED_CIRCLES = [["config", "games"]]
+
+
+def test_no_import_circles_but_the_one_kept_on_purpose():
+    assert import_circles() == ALLOWED_CIRCLES
+
+
+def test_the_circle_check_finds_a_circle(tmp_path, monkeypatch):
+    # A lower layer reaching up for one name (errors -> run_dir, run_dir -> errors) is found.
+    original = all_imports
+
+    def with_reach_up(path: Path) -> list[str]:
+        extra = ["retro_gamer.run_dir"] if path.name == "errors.py" else []
+        return original(path) + extra
+
+    monkeypatch.setitem(globals(), "all_imports", with_reach_up)
+    assert any({"errors", "run_dir"} <= set(circle) for circle in import_circles())

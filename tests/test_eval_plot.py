@@ -158,3 +158,57 @@ def test_plot_errors_are_one_clean_line(trained, tmp_path, capsys):
     assert code == 2 and "neither a run directory" in err
     code, _, err = run_cli(capsys, "plot", trained, "-o", tmp_path / "curve.jpg")
     assert code == 2 and ".png" in err and not (tmp_path / "curve.jpg").exists()
+
+
+# ------------------------------------------------------------------ the yardstick (issue 27)
+
+
+def test_eval_shows_random_play_and_the_normalised_score_on_the_coin_walk(tmp_path, capsys):
+    from retro_gamer.games import find_create_game
+    from retro_gamer.suite import SUITE
+    from retro_gamer.suite.runner import reference_choice, score_policy
+
+    module = "retro_gamer.suite.games.keys"
+    run = tmp_path / "keys"
+    create_run(module, run, {**TINY, "training_episodes": 2, "max_turns_per_episode": 30,
+                             "seed": 5})
+    from conftest import one_torch_thread
+
+    from retro_gamer.runs import train_run
+
+    with one_torch_thread():
+        train_run(run)
+    code, out, err = run_cli(capsys, "eval", run, "--episodes", "8", "--seed", "3", "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    # Random keys on the same seeded games, scored apart: the figures eval reports.
+    metadata, hyper = RunDirectory(run).read_config()
+    from retro_gamer.evaluation import evaluate_random, normalised_score
+
+    random_play = evaluate_random(metadata, find_create_game(module), 8, 30, 3)
+    assert record["random"]["episodes"] == 8
+    assert record["random"]["mean"] == pytest.approx(random_play.mean)
+    coin_walk = next(game for game in SUITE if game.module == module)
+    reference = score_policy(module, 30, reference_choice(coin_walk.reference()), 8, 3).mean
+    assert record["reference"] == pytest.approx(reference)
+    assert reference > random_play.mean  # the coin walker collects coins; random keys few
+    assert record["normalised"] == pytest.approx(
+        normalised_score(record["mean"], random_play.mean, reference))
+    code, rendered, _ = run_cli(capsys, "eval", run, "--episodes", "8", "--seed", "3")
+    assert "random play, same games" in rendered and "normalised score" in rendered
+    code, out, _ = run_cli(capsys, "info", run, "--json")
+    row = json.loads(out)["evaluations"][0]
+    assert row["random"] == pytest.approx(random_play.mean)
+    assert row["normalised"] == pytest.approx(record["normalised"])
+    code, rendered, _ = run_cli(capsys, "info", run)
+    assert "final: random play on the same games mean" in rendered
+    assert "normalised" in rendered
+
+
+def test_a_game_outside_the_suite_has_no_reference_and_no_normalised_score():
+    from retro_gamer.evaluation import normalised_score
+    from retro_gamer.suite.runner import reference_score
+
+    assert reference_score("my_own.game", 2, 10, 0) is None
+    assert math.isnan(normalised_score(5.0, 1.0, None))
+    assert normalised_score(5.0, 1.0, 9.0) == pytest.approx(0.5)

@@ -151,3 +151,93 @@ def test_asciicast_writer_and_reader(tmp_path):
     assert events == [[0.0, "o", "a"], [0.5, "o", "b\r\n"]]
     with pytest.raises(ValueError):
         writer.output(0.1, "back in time")
+
+
+# ------------------------------------------------------------------ the explain view (issue 27)
+
+
+def test_explain_shows_the_networks_own_q_values_and_view(trained):
+    import numpy as np
+    import torch
+
+    from retro_gamer.agent import GreedyAgent
+    from retro_gamer.env import GameEnvironment
+    from retro_gamer.explain import OFF_BOARD, explain
+    from retro_gamer.games import find_create_game
+    from retro_gamer.run_dir import RunDirectory
+
+    agent = GreedyAgent.from_checkpoint(RunDirectory(trained), "final")
+    env = GameEnvironment(find_create_game("retro.examples.snake"), agent.metadata)
+    env.start()
+    for _ in range(3):
+        explanation = explain(agent, env.board, env.extras)
+        with torch.no_grad():
+            q = agent.network(torch.from_numpy(env.board)[None],
+                              torch.from_numpy(env.extras)[None])[0].numpy()
+        assert np.allclose(explanation.q_values, q)
+        assert explanation.chosen == agent.act(env.board, env.extras) == int(q.argmax())
+        assert explanation.margin == pytest.approx(q.max() - np.sort(q)[-2], abs=1e-6)
+        assert explanation.actions[-1] == "no-op"
+        assert len(explanation.view) == 7 and explanation.view[3][3] in SNAKE_HEADS
+        # The view is the board around the head, cells past the edge drawn as walls.
+        characters = ["·", *agent.character_set]
+        heads = [agent.character_set.index(h) + 1 for h in SNAKE_HEADS]
+        (row,), (col,) = np.nonzero(np.isin(env.board, heads))
+        height, width = env.board.shape
+        for dy in range(-3, 4):
+            assert explanation.view[3 + dy] == "".join(
+                characters[env.board[row + dy, col + dx]]
+                if 0 <= row + dy < height and 0 <= col + dx < width else OFF_BOARD
+                for dx in range(-3, 4))
+        lines = explanation.lines()
+        marked = [line for line in lines if line.startswith("▶")]
+        assert len(marked) == 1 and explanation.actions[explanation.chosen] in marked[0]
+        assert f"{q[explanation.chosen]:10.4f}" in marked[0]
+        env.act(explanation.chosen)
+
+
+def test_record_with_explain_keeps_the_explanation_in_every_turn(trained, tmp_path, capsys):
+    import random
+
+    from retro_gamer.agent import GreedyAgent
+    from retro_gamer.env import GameEnvironment
+    from retro_gamer.explain import explain
+    from retro_gamer.games import find_create_game
+    from retro_gamer.run_dir import RunDirectory
+
+    cast = tmp_path / "explained.cast"
+    random.seed(8)
+    code = main(["play", str(trained), "--record", str(cast), "--explain"])
+    assert code == 0, capsys.readouterr().err
+    header, events = read_cast(cast)
+    frames = [ANSI.sub("", e[2]) for e in events if "┌" in e[2]]
+    turns = [frame for frame in frames if "Q-values" in frame]
+    assert len(turns) == len(frames) - 2  # all but the ended board and the game-over frame
+    assert all(len(frame.split("\r\n")) == header["height"] for frame in frames)
+    # The first frame's figures are the network's for the game's first board.
+    random.seed(8)
+    agent = GreedyAgent.from_checkpoint(RunDirectory(trained), "final")
+    env = GameEnvironment(find_create_game("retro.examples.snake"), agent.metadata)
+    env.start()
+    expected = explain(agent, env.board, env.extras).lines()
+    shown = [row.rstrip() for row in turns[0].split("\r\n")]
+    assert [row.rstrip() for row in expected] == shown[shown.index(expected[0]):][:len(expected)]
+
+
+def test_play_explain_in_a_terminal_beside_the_board(trained):
+    status, screen = play_in_terminal(trained, "--explain", "--framerate", "4",
+                                      press={"greedy margin": "\x1b"})
+    assert status == 0, screen[-2000:]
+    assert "Q-values (expected future reward):" in screen and "▶" in screen
+    assert "view around the player" in screen and "(quit)" in screen
+    assert "Traceback" not in screen
+
+
+def test_the_e_key_turns_the_explanation_on_while_playing(trained):
+    # Without --explain nothing is explained until e is pressed; then the explanation shows.
+    status, screen = play_in_terminal(trained, "--framerate", "4",
+                                      press={"score:": "e", "greedy margin": "\x1b",
+                                             "Press Enter or Escape": "\r"})
+    assert status == 0, screen[-2000:]
+    assert "Q-values" in screen and screen.index("score:") < screen.index("Q-values")
+    assert "Traceback" not in screen

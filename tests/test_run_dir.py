@@ -282,7 +282,8 @@ def test_writes_leave_no_temporary_files(run):
     run.save_checkpoint(run.named_checkpoint(None), {"model": {}}, {"size": 0})
     assert leftovers(run.path) == []
     names = sorted(p.name for p in run.path.iterdir() if not p.name.startswith(".retro-gamer"))
-    assert names == ["checkpoints", "config.toml", "replay", "training.log"]
+    assert names == ["checkpoints", "config.toml", "evaluations.csv", "metrics.csv", "replay",
+                     "training.log"]
     assert run.episode_lines() == [
         "[EP 0001] total_reward=1.5000 steps=3 epsilon=1.0000 avg_loss=0.250000"]
     assert run.episodes() == [

@@ -39,7 +39,8 @@ class RunDirectory:
         self.replay_dir = self.layout.replay_dir
         self.tensorboard_dir = self.layout.tensorboard_dir
         self.config = ConfigFile(self.path)
-        self.log = TrainingLog(self.log_path)
+        self.log = TrainingLog(self.log_path, self.layout.metrics_path,
+                               self.layout.evaluations_csv_path)
         self.store = Checkpoints(self.layout, self.log)
 
     def __repr__(self) -> str:
@@ -116,6 +117,13 @@ class RunDirectory:
 
     def append_log(self, line: str) -> None:
         self.log.append(line)
+
+    def log_episode(self, episode: int, total_reward: float, steps: int, epsilon: float,
+                    avg_loss: float, learning_rate: float, env_steps: int,
+                    seconds: float) -> None:
+        """One episode: its line in training.log and its row in metrics.csv."""
+        self.log.append_episode(episode, total_reward, steps, epsilon, avg_loss,
+                                learning_rate, env_steps, seconds)
 
     # ------------------------------------------------------------------ checkpoints
 

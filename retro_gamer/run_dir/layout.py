@@ -6,15 +6,17 @@ and writing the files is the business of the sibling modules.
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
+
+from retro_gamer.errors import shell_path  # noqa: F401 -- still importable from here
 
 CONFIG_NAME = "config.toml"
 LOCK_NAME = ".retro-gamer.lock"
 LOG_NAME = "training.log"
+METRICS_NAME = "metrics.csv"  # training.log's episode lines as a table
+EVALUATIONS_NAME = "evaluations.csv"  # and its evaluations during training
 CHECKPOINT_DIR = "checkpoints"
 REPLAY_DIR = "replay"
 TENSORBOARD_DIR = "tensorboard"
@@ -27,11 +29,6 @@ COMPARISON_PLOT_NAME = "comparison.png"
 CHECKPOINT_NAME = re.compile(r"^(ep_(\d+)|final)\.pt$")
 BEST_NAME = "best"  # checkpoints/best.pt; not in CHECKPOINT_NAME, so never 'latest'
 REPLAY_SUFFIX = ".replay.pt"
-
-
-def shell_path(path: str | os.PathLike) -> str:
-    """``path`` quoted for a shell, so a suggested command can be pasted as it is."""
-    return shlex.quote(str(path))
 
 
 def replay_name(checkpoint: Path) -> str:
@@ -61,6 +58,14 @@ class Layout:
     @property
     def log_path(self) -> Path:
         return self.path / LOG_NAME
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_NAME
+
+    @property
+    def evaluations_csv_path(self) -> Path:
+        return self.path / EVALUATIONS_NAME
 
     @property
     def checkpoint_dir(self) -> Path:

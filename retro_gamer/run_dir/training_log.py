@@ -5,11 +5,18 @@ The episode line's format is the specification's
 resumes are comment lines that never look like episode lines. A running SHA-256
 of the episode lines (:class:`LogDigest`) says which line of training a
 checkpoint belongs to.
+
+Beside it, ``metrics.csv`` holds one row per episode (``METRICS_COLUMNS``) and
+``evaluations.csv`` one row per evaluation during training (``EVALUATION_COLUMNS``),
+for ``pandas.read_csv``. They are written, started and cut back on resume
+together with the log, so they hold exactly the log's episodes and evaluations.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -25,6 +32,18 @@ EPISODE_FIELDS = re.compile(
     r"^\[EP (?P<episode>\d+)\] total_reward=(?P<total_reward>\S+) steps=(?P<steps>\d+) "
     r"epsilon=(?P<epsilon>\S+) avg_loss=(?P<avg_loss>\S+)$"
 )
+
+
+METRICS_COLUMNS = ("episode", "return", "steps", "epsilon", "loss", "learning_rate",
+                   "env_steps", "seconds")
+EVALUATION_COLUMNS = ("episode", "mean", "median", "maximum", "games", "seed", "best")
+
+
+def csv_row(values) -> str:
+    """One CSV line (no newline) of ``values``; floats keep every digit (``repr``)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()
 
 
 def episode_line(episode: int, total_reward: float, steps: int, epsilon: float,
@@ -72,8 +91,14 @@ def episode_of(line: str) -> int | None:
 class TrainingLog:
     """The ``training.log`` at ``path``: read, started, appended to, cut back on resume."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, metrics_path: Path | None = None,
+                 evaluations_path: Path | None = None):
         self.path = path
+        self.metrics_path = metrics_path
+        self.evaluations_path = evaluations_path
+        # metrics.csv's seconds count from the run's start: after a resume, the kept rows'
+        # last figure is added to this process's clock.
+        self.seconds_before = 0.0
         # Digest of the episode lines this process has written: stamped into each
         # checkpoint, so ``latest`` can tell the current line of training from an abandoned one.
         self.digest: LogDigest | None = None
@@ -121,6 +146,8 @@ class TrainingLog:
         """Begin a fresh log with ``header`` (the architecture description)."""
         atomic_write(self.path, (header.rstrip("\n") + "\n").encode("utf-8"))
         self.digest = LogDigest()
+        self.seconds_before = 0.0
+        self._rewrite_tables(0)
 
     def truncate_after(self, episode: int, marker: str) -> list[str]:
         """Drop episode and evaluation lines past ``episode`` (written after the checkpoint),
@@ -136,9 +163,52 @@ class TrainingLog:
         atomic_write(self.path, text.encode("utf-8", "surrogateescape"))
         episodes = [line for line in kept if EPISODE_LINE.match(line)]
         self.digest = LogDigest(episodes)
+        self._rewrite_tables(episode)
         return episodes
+
+    def _rewrite_tables(self, episode: int) -> None:
+        """Keep the CSV rows up to ``episode`` (none: a fresh start), headers first."""
+        for path, columns in ((self.metrics_path, METRICS_COLUMNS),
+                              (self.evaluations_path, EVALUATION_COLUMNS)):
+            if path is None:
+                continue
+            rows = [row for row in self._rows(path) if int(row[0]) <= episode]
+            if path == self.metrics_path:
+                self.seconds_before = float(rows[-1][-1]) if rows else 0.0
+            text = "".join(csv_row(row) + "\n" for row in [columns, *rows])
+            atomic_write(path, text.encode("utf-8"))
+
+    @staticmethod
+    def _rows(path: Path) -> list[list[str]]:
+        """A CSV's data rows (an unreadable row, or one a kill cut short, is dropped)."""
+        try:
+            text = read_regular(path, "metrics table").decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        rows = list(csv.reader(io.StringIO(text)))[1:]
+        return [row for row in rows if row and row[0].isdigit() and len(row) > 1]
+
+    def append_episode(self, episode: int, total_reward: float, steps: int, epsilon: float,
+                       avg_loss: float, learning_rate: float, env_steps: int,
+                       seconds: float) -> None:
+        """The episode's line in the log, then its row in ``metrics.csv``.
+
+        ``seconds`` is this process's training time; the row adds the time before a resume.
+        """
+        self.append(episode_line(episode, total_reward, steps, epsilon, avg_loss))
+        if self.metrics_path is not None:
+            append_line(self.metrics_path, csv_row(
+                (episode, total_reward, steps, epsilon, avg_loss, learning_rate, env_steps,
+                 round(self.seconds_before + seconds, 3))))
 
     def append(self, line: str) -> None:
         append_line(self.path, line)
         if self.digest is not None and EPISODE_LINE.match(line):
             self.digest.add(line)
+        evaluation = EVAL_LINE.match(line)
+        if evaluation and self.evaluations_path is not None:
+            values = evaluation.groupdict()
+            append_line(self.evaluations_path, csv_row(
+                (values["episode"], values["mean"], values["median"], values["maximum"],
+                 values["episodes"], "" if values["seed"] == "None" else values["seed"],
+                 values["best"] is not None)))

@@ -7,7 +7,6 @@ retro games draw from) is seeded with the same evaluation seed before each, as
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -17,11 +16,11 @@ from typing import Any
 from retro_gamer.config import GameMetadata
 from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import TrainingInterrupted
-from retro_gamer.evaluation import Evaluation, evaluate, summarize
+from retro_gamer.evaluation import Evaluation, evaluate, normalised_score, summarize
 from retro_gamer.games import find_create_game
 from retro_gamer.json_values import json_safe
 from retro_gamer.runs import create_run, open_trainer
-from retro_gamer.suite import SuiteGame
+from retro_gamer.suite import SUITE, SuiteGame
 from retro_gamer.suite.policies import Policy
 
 SUITE_MINUTES = 10.0  # default training budget per game (the issue allows at most 15)
@@ -60,6 +59,20 @@ def reference_choice(policy: Policy) -> Callable[[GameEnvironment], int]:
     return lambda env: env.action_index(policy(env.game))
 
 
+def reference_score(module: str, episodes: int, max_turns: int, seed: int | None
+                    ) -> float | None:
+    """Mean score of the scripted reference policy of ``module``, if the suite has one.
+
+    The suite's games (:mod:`retro_gamer.suite`) carry a reference player written from each
+    game's rules; another game has none (``None``).
+    """
+    game = next((game for game in SUITE if game.module == module), None)
+    if game is None:
+        return None
+    return score_policy(module, max_turns, reference_choice(game.reference()), episodes,
+                        seed).mean
+
+
 def train_for(game: SuiteGame, run: Path, minutes: float, seed: int) -> dict[str, Any]:
     """Train the defaults on ``game`` until its episodes end or ``minutes`` pass."""
     create_run(game.module, run, {"seed": seed, "max_turns_per_episode":
@@ -83,9 +96,7 @@ def train_for(game: SuiteGame, run: Path, minutes: float, seed: int) -> dict[str
 
 def normalised(agent: float, random_score: float, reference: float) -> float:
     """``(agent - random) / (reference - random)``; NaN when the reference is no better."""
-    if not reference > random_score:
-        return math.nan
-    return (agent - random_score) / (reference - random_score)
+    return normalised_score(agent, random_score, reference)
 
 
 def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
