@@ -526,7 +526,8 @@ class Hyperparameters:
         "the game declares in its description (symmetries), the identity included: extra "
         "experience at no game turn (Symmetric DQN; Mondal et al., 2020). Without declared "
         "symmetries nothing changes. On Snake it lifted the greedy mean after 1000 "
-        "episodes from 481.5/699.5 to 1431/1560 (seeds 0/1, docs/benchmarks.md)."
+        "episodes from 481.5, 699.5, 178.5 to 1431, 1560, 1251.5 (seeds 0-2, "
+        "docs/benchmarks.md)."
     )
     munchausen: bool = _field(
         False, "Munchausen DQN targets (Vieillard et al., 2020): a soft bootstrap over the "
