@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ RESULTS_NAME = "optimization_results.yaml"
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "successive_halving", "none")
 RECENT_EPISODES = 10  # the intermediate value is the mean return of this many last episodes
-INTERRUPTED = "interrupted"  # user attribute of a trial whose process died before it ended
+# User attribute that earlier versions set on a failed trial whose process died; such a
+# trial does not count towards n_trials (now a stopped trial stays running and continues).
+INTERRUPTED = "interrupted"
 
 
 # --------------------------------------------------------------- the study itself
@@ -98,6 +101,68 @@ def make_pruner(name: str, n_startup_trials: int, n_warmup_steps: int):
                       f"{', '.join(PRUNERS)}.")
 
 
+def repair_journal(url: str) -> str | None:
+    """Drop the lines of a journal file that cannot be read, before anything appends to it.
+
+    A process killed while writing leaves its last line cut off: Optuna skips such a
+    line when it reads, but appends the next record right behind it, which turns the
+    journal into one it can no longer read. Every line that parses is kept if the
+    study still loads from them, else the lines before the first broken one; the
+    damaged file is kept beside it as ``optuna.journal.damaged``. Returns a message
+    for the user naming the dropped lines, or ``None`` when there was nothing to do
+    (a database URL, no journal yet, or an intact one).
+    """
+    path = Path(url)
+    if "://" in url or not path.is_file():
+        return None
+    lines = path.read_bytes().splitlines(keepends=True)
+    broken = [number for number, line in enumerate(lines, 1) if not _readable(line)]
+    if not broken:
+        return None
+    kept = [line for number, line in enumerate(lines, 1) if number not in broken]
+    if not _loads(kept, path):
+        kept = lines[:broken[0] - 1]  # later records may build on the broken one
+    backup = path.with_name(path.name + ".damaged")
+    backup.write_bytes(b"".join(lines))
+    temporary = path.with_name(path.name + ".repaired")
+    temporary.write_bytes(b"".join(kept))
+    os.replace(temporary, path)
+    dropped = len(lines) - len(kept)
+    numbers = ", ".join(str(n) for n in broken)
+    return (f"{path}: line{'s' if len(broken) > 1 else ''} {numbers} of {len(lines)} could not "
+            f"be read (cut off by a crash while writing); dropped {dropped} line"
+            f"{'s' if dropped != 1 else ''} and kept the study's other {len(kept)}. The "
+            f"damaged file is kept as {backup}.")
+
+
+def _readable(line: bytes) -> bool:
+    import json
+
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _loads(lines: list[bytes], path: Path) -> bool:
+    """Whether Optuna replays ``lines`` as a journal without an error."""
+    trial = path.with_name(path.name + ".check")
+    try:
+        trial.write_bytes(b"".join(lines))
+        storage = open_storage(str(trial))
+        for study in storage.get_all_studies():
+            storage.get_all_trials(storage.get_study_id_from_name(study.study_name),
+                                   deepcopy=False)
+        return True
+    except Exception:  # any replay error: these lines do not make a study
+        return False
+    finally:
+        trial.unlink(missing_ok=True)
+        trial.with_name(trial.name + ".lock").unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def search_lock(sweep_dir: Path) -> Iterator[None]:
     """One search process per sweep folder: a second one would fail the first one's trials."""
@@ -130,18 +195,28 @@ def trial_id(storage, study_name: str, number: int) -> int:
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
-def recover_interrupted(study, storage) -> int:
-    """Trials left "running" by a killed search: mark them failed and queue their parameters
-    again, so the resumed search retries them first. Returns how many there were."""
+def interrupted_trials(study) -> list:
+    """Trials left "running" by a search that was stopped (Ctrl+C, SIGTERM) or killed.
+
+    The resumed search runs each of them again as the same trial: same number, same
+    parameters, so the same job folder, where training continues from its checkpoint.
+    """
     from optuna.trial import TrialState
 
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in stale:
-        storage.set_trial_user_attr(trial_id(storage, study.study_name, trial.number),
-                                    INTERRUPTED, True)
-        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-        study.enqueue_trial(trial.params, skip_if_exists=True)
-    return len(stale)
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+
+def resumed_seed(seed: int | None, trials_so_far: int) -> int | None:
+    """The sampler's seed for a search that already holds ``trials_so_far`` trials.
+
+    A sampler rebuilt with the user's seed would replay its first trials' parameters
+    on every resume; offsetting it by the trials already asked for continues the
+    search with new ones, and the same command stopped at the same point resumes the
+    same way.
+    """
+    if seed is None:
+        return None
+    return (int(seed) + trials_so_far) % 2**32
 
 
 def study_summary(sweep_dir: str | os.PathLike, storage: str | None = None,
@@ -172,6 +247,29 @@ def study_summary(sweep_dir: str | os.PathLike, storage: str | None = None,
         summary["best"] = {"trial": best.number, "value": best.value,
                            "params": dict(best.params)}
     return summary
+
+
+def check_settings(settings: dict) -> None:
+    """Refuse ``hydra.sweeper.*`` values that would run nothing, or something else than asked.
+
+    Raises :class:`ConfigError` naming the setting and the values it takes.
+    """
+    least = {"n_trials": 1, "n_jobs": 1, "n_startup_trials": 0, "n_warmup_steps": 0}
+    for name, minimum in least.items():
+        value = settings.get(name)
+        if value is None or int(value) < minimum:
+            raise ConfigError(f"hydra.sweeper.{name}={value}: it must be a whole number of at "
+                              f"least {minimum}.")
+    seed = settings.get("seed")
+    if seed is not None and not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"hydra.sweeper.seed={seed}: a sampler's seed is a whole number from "
+                          f"0 to {2**32 - 1}, or null for a new one each time.")
+    if settings.get("direction") not in ("maximize", "minimize"):
+        raise ConfigError(f"hydra.sweeper.direction={settings.get('direction')}: choose "
+                          "maximize (the objective is a return: higher is better) or minimize.")
+    if not str(settings.get("study_name") or "").strip():
+        raise ConfigError("hydra.sweeper.study_name is empty: give the study a name, e.g. "
+                          "hydra.sweeper.study_name=retro-gamer.")
 
 
 # ------------------------------------------------------------------- search spaces
@@ -272,7 +370,11 @@ class TrialReporter:
         # The storage keeps trials, not the pruner: the job builds the sweeper's own.
         self.study = optuna.load_study(study_name=study_name, storage=self.storage,
                                        pruner=pruner)
-        self.trial = optuna.trial.Trial(self.study, trial_id(self.storage, study_name, number))
+        identifier = trial_id(self.storage, study_name, number)
+        self.trial = optuna.trial.Trial(self.study, identifier)
+        # A continued trial replays the episodes after its checkpoint: what it reported
+        # before stands (Optuna would warn about each repeat and keep the first anyway).
+        self.reported = set(self.storage.get_trial(identifier).intermediate_values)
         self.number = number
         self.returns: list[float] = []
         self.pruned_at: int | None = None
@@ -294,7 +396,9 @@ class TrialReporter:
         else:
             recent = self.returns[-RECENT_EPISODES:]
             value = sum(recent) / len(recent)
-        self.trial.report(value, step=episode)
+        if episode not in self.reported:
+            self.trial.report(value, step=episode)
+            self.reported.add(episode)
         if self.trial.should_prune():
             self.pruned_at = episode
             return True
@@ -335,6 +439,7 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_settings(settings)
     params = settings.get("params") or {}
     parsed = OverridesParser.create().parse_overrides(
         [f"{key}={value}" for key, value in params.items()] + list(arguments))
@@ -346,6 +451,9 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
     sweep_dir = Path(config.hydra.sweep.dir)
     url = storage_url(sweep_dir, settings.get("storage"))
     with search_lock(sweep_dir):
+        repaired = repair_journal(url)  # before anything appends behind a broken line
+        if repaired:
+            print(repaired, file=sys.stderr, flush=True)
         storage = open_storage(url)
         study = optuna.create_study(
             study_name=settings["study_name"], storage=storage, load_if_exists=True,
@@ -353,8 +461,13 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
             sampler=make_sampler(settings["sampler"], settings.get("seed"), grid),
             pruner=make_pruner(settings["pruner"], int(settings["n_startup_trials"]),
                                int(settings["n_warmup_steps"])))
-        recover_interrupted(study, storage)
+        study.sampler = make_sampler(settings["sampler"], resumed_seed(
+            settings.get("seed"), len(study.get_trials(deepcopy=False))), grid)
         returns: list = []
+        stale = interrupted_trials(study)  # continued first, each as itself
+        for start in range(0, len(stale), n_jobs):
+            for batch in _consecutive(stale[start:start + n_jobs]):
+                returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
         grid_done = getattr(study.sampler, "is_exhausted", lambda _: False)
         while (todo := n_trials - finished_count(study)) > 0 and not grid_done(study):
             trials = [study.ask(distributions) for _ in range(min(n_jobs, todo))]
@@ -389,10 +502,10 @@ def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: P
         except Exception:  # the job failed: its result.json says why
             value = None
         if stopping and value is None:
-            continue  # left "running": the resumed search retries it (recover_interrupted)
+            continue  # left "running": the resumed search continues it (interrupted_trials)
         state = TrialState.COMPLETE if value is not None else TrialState.FAIL
         # A pruned job has told the study itself; the first word stands.
-        study.tell(trial, value if value is not None else None, state=state,
+        study.tell(trial.number, value if value is not None else None, state=state,
                    skip_if_finished=True)
     if stopping:
         raise KeyboardInterrupt  # no further trials; the command says how to resume

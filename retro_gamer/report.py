@@ -487,7 +487,8 @@ def render_sweep(summary: dict, console: Console) -> None:
             params = " ".join(f"{k}={v}" for k, v in best["params"].items())
             header.append(f"; best trial {best['trial']}: {_number(best['value'])} "
                           f"with {params}")
-        header.append(f"\ndashboard: optuna-dashboard {study['storage']}", style="dim")
+        header.append(f"\ndashboard: optuna-dashboard {shell_path(study['storage'])}",
+                          style="dim")
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")
