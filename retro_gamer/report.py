@@ -22,6 +22,7 @@ from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.json_values import json_safe
 from retro_gamer.optuna_search import study_summary
+from retro_gamer.overrides import shown
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import (
     CONFIG_NAME,
@@ -492,30 +493,30 @@ def render_sweep(summary: dict, console: Console) -> None:
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")
-    notes = any(job["error"] for job in summary["jobs"])
-    widest = max((len(o) for job in summary["jobs"] for o in job["overrides"]
-                  if o not in shared), default=6)
     for column, justify in (("rank", "right"), ("job", "right"), ("overrides", "left"),
                             ("status", "left"), ("episodes", "right"),
                             ("objective", "right"), ("seconds", "right")):
         if column == "overrides":
-            table.add_column(column, overflow="fold", min_width=min(widest, 40))
+            # The one column that gives way on a narrow terminal (or a pipe's 80
+            # columns): its values fold; the objective is never the column that goes.
+            table.add_column(column, overflow="fold")
         else:
             table.add_column(column, justify=justify, no_wrap=True)
-    if notes:
-        table.add_column("note", overflow="fold", ratio=1)
+    notes = []
     for job in summary["jobs"]:
         total = job["episodes_total"]
         episodes = f"{job['episodes_done']}/{total}" if total else str(job["episodes_done"])
-        cells = [str(job["rank"]), escape(str(job["job"])),
-                 escape("\n".join(o for o in job["overrides"] if o not in shared)
-                        or "(none)"),
-                 Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
-                 episodes, _number(job["objective"]), _number(job["seconds"], ".1f")]
-        if notes:
-            cells.append(escape(job["error"] or ""))
-        table.add_row(*cells)
+        own = [shown(o) for o in job["overrides"] if o not in shared]
+        table.add_row(str(job["rank"]), escape(str(job["job"])),
+                      escape("\n".join(own) or "(none)"),
+                      Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
+                      episodes, _number(job["objective"]), _number(job["seconds"], ".1f"))
+        if job["error"]:
+            notes.append(Text.assemble(f"job {job['job']} ", (job["status"], STATUS_STYLE.get(
+                job["status"], "")), f": {job['error']}"))
     console.print(table)
+    for note in notes:  # whole, below the table: a reason is never cut to fit a column
+        console.print(note, highlight=False)
 
 
 def shared_overrides(jobs: list[dict]) -> list[str]:
