@@ -333,7 +333,8 @@ def _print_sweep_result(summary: dict, console: Console) -> None:
         line += f"\nOptuna study '{study['study_name']}': {counts}."
         if study["best"] is not None:
             best = study["best"]
-            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            params = " ".join(override_rules.shown(f"{k}={v}")
+                              for k, v in best["params"].items())
             line += f"\nBest trial {best['trial']}: objective {best['value']:g} with {params}"
         line += f"\nSee it in a browser: optuna-dashboard {shell_path(study['storage'])}"
     elif done:

@@ -9,8 +9,11 @@ refused; the leaderboard keeps its objective at 80 columns.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -238,8 +241,9 @@ def test_job_folders_of_a_search_have_short_names(searched):
     names = [job.name for job in job_dirs(searched)]
     assert len(names) == 4
     for name in names:
-        assert "0.9433445741949895" not in name and "0.00012345678901234" not in name, name
-        assert len(name) <= 60, name
+        assert not re.search(r"\d\.\d{6,}", name), f"{name}: a long float in a folder name"
+        assert "gamma=0.9433" in name or "gamma=0.9123" in name, name
+        assert len(name) <= 70, name
     exact = {o for job in job_dirs(searched) for o in result(job)["overrides"]}
     assert "gamma=0.9433445741949895" in exact, "the exact value stays in result.json"
 
@@ -263,6 +267,51 @@ def test_the_leaderboard_keeps_objective_seconds_and_reason_at_80_columns(search
             assert f"{job['seconds']:.1f}" in words
         else:
             assert job["error"] and "the game broke at turn 3" in job["error"]
-    reasons = [line for line in shown.splitlines() if "broke" in line]
-    assert reasons and all("the game broke at turn 3" in line for line in reasons), shown
-    assert "gamma=0.9433 " in f"{words} " and "0.9433445741949895" not in words
+            assert f"job {job['job']} failed: {job['error']}" in words, "the reason is whole"
+    assert "gamma=0.9433 " in f"{words} "
+
+
+# --------------------------------------------------------------- 7. seeds as an axis
+
+
+@pytest.fixture(scope="module")
+def over_seeds(tmp_path_factory) -> Path:
+    """Two configurations, each trained with three seeds (Hydra's own sweep syntax)."""
+    folder = tmp_path_factory.mktemp("seeds")
+    run = coin_run(folder, "--training-episodes", "3")
+    succeeded(cli("train", run, "-m", "gamma=0.5,0.9", "seed=1,2,3", cwd=folder))
+    [sweep_dir] = sweep_folders(run)
+    return sweep_dir
+
+
+def test_a_sweep_over_seeds_ranks_each_configuration_by_its_mean(over_seeds):
+    data = json.loads(succeeded(cli("info", over_seeds, "--json", cwd=over_seeds)).stdout)
+    jobs = data["jobs"]
+    assert len(jobs) == 6 and {j["status"] for j in jobs} == {"done"}
+    for job in jobs:  # each job trained with the seed its override names
+        [seed] = [o for o in job["overrides"] if o.startswith("seed=")]
+        assert f"seed = {seed[5:]}\n" in (Path(job["run_dir"]) / "config.toml").read_text()
+    configurations = data["configurations"]
+    assert [c["overrides"] for c in configurations] in (
+        [["gamma=0.5"], ["gamma=0.9"]], [["gamma=0.9"], ["gamma=0.5"]])
+    means = []
+    for configuration in configurations:
+        mine = {o[5:]: j["objective"] for j in jobs if configuration["overrides"][0]
+                in j["overrides"] for o in j["overrides"] if o.startswith("seed=")}
+        assert {s["seed"]: s["objective"] for s in configuration["seeds"]} == mine
+        values = list(mine.values())
+        assert configuration["n"] == 3
+        assert configuration["mean"] == pytest.approx(statistics.fmean(values))
+        # Student's t with 2 degrees of freedom: 4.303 standard errors, not 1.96.
+        assert configuration["ci95"] == pytest.approx(
+            4.303 * statistics.stdev(values) / math.sqrt(3))
+        means.append(configuration["mean"])
+    assert means == sorted(means, reverse=True), "best mean first"
+
+    env = environment()
+    env["COLUMNS"] = "80"
+    shown = succeeded(cli("info", over_seeds, cwd=over_seeds, env=env)).stdout
+    assert "Across seeds (best mean first)" in shown
+    words = " ".join(shown.split())
+    for configuration in configurations:
+        assert f"{configuration['mean']:.4g} ± {configuration['ci95']:.2g}" in words, shown
