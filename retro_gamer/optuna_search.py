@@ -267,6 +267,11 @@ def check_settings(settings: dict) -> None:
     if settings.get("direction") not in ("maximize", "minimize"):
         raise ConfigError(f"hydra.sweeper.direction={settings.get('direction')}: choose "
                           "maximize (the objective is a return: higher is better) or minimize.")
+    seeds = list(settings.get("seeds") or [])
+    if any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 2**32
+           for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"hydra.sweeper.seeds={seeds}: give distinct whole numbers from 0 "
+                          f"to {2**32 - 1}, e.g. hydra.sweeper.seeds=[1,2,3].")
     if not str(settings.get("study_name") or "").strip():
         raise ConfigError("hydra.sweeper.study_name is empty: give the study a name, e.g. "
                           "hydra.sweeper.study_name=retro-gamer.")
@@ -379,6 +384,7 @@ class TrialReporter:
         self.returns: list[float] = []
         self.pruned_at: int | None = None
         self.by_evaluation = False  # report evaluations during training (set by the job)
+        self.reporting = True  # report intermediate values and ask the pruner
 
     def episode(self, episode: int, total_reward: float,
                 evaluation: float | None = None) -> bool:
@@ -389,6 +395,8 @@ class TrialReporter:
         return of the last ``RECENT_EPISODES`` episodes, after every episode.
         """
         self.returns.append(total_reward)
+        if not self.reporting:
+            return False
         if self.by_evaluation:
             if evaluation is None:
                 return False
@@ -419,10 +427,17 @@ def reporter_for_job(hydra_config, by_evaluation: bool = False) -> TrialReporter
     url = storage_url(hydra_config.sweep.dir, sweeper.get("storage"))
     pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
                          int(sweeper.n_warmup_steps))
-    reporter = TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    seeds = list(sweeper.get("seeds") or [])
+    job = int(hydra_config.job.num)
+    # With seeds a trial's jobs are numbered trial * len(seeds) + i, one per seed.
+    reporter = TrialReporter(url, sweeper.study_name, job // max(1, len(seeds)), pruner)
     reporter.by_evaluation = by_evaluation
-    # The dashboard shows it: where this trial's run directory is.
-    reporter.trial.set_user_attr("run_dir", str(hydra_config.runtime.output_dir))
+    # The dashboard shows it: where this trial's run directory (one per seed) is.
+    name = f"run_dir_seed_{seeds[job % len(seeds)]}" if seeds else "run_dir"
+    reporter.trial.set_user_attr(name, str(hydra_config.runtime.output_dir))
+    # Several jobs of one trial cannot share its learning curve: with seeds the trial is
+    # judged on its mean at the end, and never pruned.
+    reporter.reporting = not seeds
     return reporter
 
 
@@ -447,6 +462,10 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
     if not distributions:
         raise ConfigError("The Optuna search has nothing to search: give a range such as "
                           "'gamma=interval(0.9,0.999)' or 'batch_size=choice(32,64)'.")
+    seeds = [int(s) for s in settings.get("seeds") or []]
+    if seeds and ("seed" in distributions or any(o.startswith("seed=") for o in fixed)):
+        raise ConfigError("hydra.sweeper.seeds already gives each trial its seeds: leave "
+                          "'seed' out of the overrides and the search space.")
     n_trials, n_jobs = int(settings["n_trials"]), max(1, int(settings["n_jobs"]))
     sweep_dir = Path(config.hydra.sweep.dir)
     url = storage_url(sweep_dir, settings.get("storage"))
@@ -467,12 +486,12 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
         stale = interrupted_trials(study)  # continued first, each as itself
         for start in range(0, len(stale), n_jobs):
             for batch in _consecutive(stale[start:start + n_jobs]):
-                returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
+                returns += _run_batch(study, storage, launcher, batch, fixed, seeds)
         grid_done = getattr(study.sampler, "is_exhausted", lambda _: False)
         while (todo := n_trials - finished_count(study)) > 0 and not grid_done(study):
             trials = [study.ask(distributions) for _ in range(min(n_jobs, todo))]
             for batch in _consecutive(trials):
-                returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
+                returns += _run_batch(study, storage, launcher, batch, fixed, seeds)
         write_results(sweep_dir, study)
     return returns
 
@@ -488,28 +507,46 @@ def _consecutive(trials: list) -> list[list]:
     return batches
 
 
-def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: Path) -> list:
+def _run_batch(study, storage, launcher, trials: list, fixed: Sequence[str],
+               seeds: list[int]) -> list:
+    """Launch the jobs of consecutive ``trials`` together and tell the study their values.
+
+    With ``seeds`` a trial is one job per seed, numbered ``trial * len(seeds) + i``;
+    its value is the mean of its jobs' objectives (each kept in the trial's user
+    attribute ``seed_objectives``), and it fails when one of them has none.
+    """
     from optuna.trial import TrialState
 
-    overrides = [trial_overrides(trial.params, fixed) for trial in trials]
-    returns = launcher.launch(overrides, initial_job_idx=trials[0].number)
+    per_trial = max(1, len(seeds))
+    overrides = [trial_overrides(trial.params, fixed) + ([f"seed={seed}"] if seed is not None
+                                                          else [])
+                 for trial in trials for seed in (seeds or [None])]
+    returns = launcher.launch(overrides, initial_job_idx=trials[0].number * per_trial)
     stopping = CommandStop.requested  # Ctrl+C: the launcher's jobs saved and returned
-    for trial, job in zip(trials, returns, strict=True):
-        try:
-            value = objective_value(job.return_value)
-        except KeyboardInterrupt:
-            raise
-        except Exception:  # the job failed: its result.json says why
-            value = None
-        if stopping and value is None:
+    for index, trial in enumerate(trials):
+        values = [_job_value(job) for job in returns[index * per_trial:(index + 1) * per_trial]]
+        if stopping and None in values:
             continue  # left "running": the resumed search continues it (interrupted_trials)
+        if seeds:
+            storage.set_trial_user_attr(
+                trial_id(storage, study.study_name, trial.number), "seed_objectives",
+                {str(seed): value for seed, value in zip(seeds, values, strict=True)})
+        value = None if None in values else sum(values) / len(values)
         state = TrialState.COMPLETE if value is not None else TrialState.FAIL
         # A pruned job has told the study itself; the first word stands.
-        study.tell(trial.number, value if value is not None else None, state=state,
-                   skip_if_finished=True)
+        study.tell(trial.number, value, state=state, skip_if_finished=True)
     if stopping:
         raise KeyboardInterrupt  # no further trials; the command says how to resume
     return returns
+
+
+def _job_value(job) -> float | None:
+    try:
+        return objective_value(job.return_value)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # the job failed: its result.json says why
+        return None
 
 
 def write_results(sweep_dir: Path, study) -> None:

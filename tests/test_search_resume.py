@@ -315,3 +315,57 @@ def test_a_sweep_over_seeds_ranks_each_configuration_by_its_mean(over_seeds):
     words = " ".join(shown.split())
     for configuration in configurations:
         assert f"{configuration['mean']:.4g} ± {configuration['ci95']:.2g}" in words, shown
+
+
+def test_a_search_over_seeds_resumes_after_a_kill_with_no_trial_repeated(tmp_path):
+    """``hydra.sweeper.seeds=[1,2]``: each trial is one job per seed and its value is their
+    mean; the command is killed (SIGKILL to its group) during trial 0's second seed, and the
+    resumed search loses no seed and repeats no trial."""
+    run = coin_run(tmp_path, "--training-episodes", "20")
+    args = ["-m", "hydra/sweeper=retro_optuna", "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.seeds=[1,2]", "hydra.sweeper.seed=0", "gamma=interval(0.5,0.99)"]
+    process = start_in_own_group(run, tmp_path, args)
+
+    def second_seed_training() -> bool:
+        folders = sweep_folders(run)
+        jobs = trial_folder(folders[0], 1) if folders else []
+        return bool(jobs) and (jobs[0] / "training.log").is_file() and \
+            len(episodes(jobs[0])) >= 2
+
+    try:
+        wait_for(second_seed_training, "the second seed's second episode", process)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    [sweep_dir] = sweep_folders(run)
+    assert summary(sweep_dir)["state"] == "running"  # killed: nothing could record the end
+
+    succeeded(cli("train", run, *args, cwd=tmp_path))
+    trials = study(sweep_dir).get_trials()
+    assert [t.number for t in trials] == [0, 1]
+    assert trials[0].params != trials[1].params
+    jobs = job_dirs(sweep_dir)
+    assert [int(job.name.split("_")[0]) for job in jobs] == [0, 1, 2, 3], "no job twice"
+    for job in jobs:
+        number = int(job.name.split("_")[0])
+        seed = (1, 2)[number % 2]
+        assert result(job)["status"] == "done"
+        assert f"seed={seed}" in result(job)["overrides"]
+        assert f"seed = {seed}\n" in (job / "config.toml").read_text(encoding="utf-8")
+        assert episodes(job) == list(range(1, 21)), "each episode once"
+    for trial in trials:
+        mine = [result(job)["objective"] for job in jobs
+                if int(job.name.split("_")[0]) // 2 == trial.number]
+        assert trial.state.name == "COMPLETE"
+        assert trial.value == pytest.approx(statistics.fmean(mine))
+        assert trial.user_attrs["seed_objectives"] == {"1": mine[0], "2": mine[1]}
+        assert {trial.user_attrs[f"run_dir_seed_{s}"] for s in (1, 2)} == {
+            str(job) for job in jobs if int(job.name.split("_")[0]) // 2 == trial.number}
+    shown = json.loads(succeeded(cli("info", sweep_dir, "--json", cwd=tmp_path)).stdout)
+    configurations = shown["configurations"]
+    assert sorted(c["mean"] for c in configurations) == pytest.approx(
+        sorted(t.value for t in trials))
+    assert all([s["seed"] for s in c["seeds"]] == ["1", "2"] for c in configurations)
