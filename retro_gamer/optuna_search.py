@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ RESULTS_NAME = "optimization_results.yaml"
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "successive_halving", "none")
 RECENT_EPISODES = 10  # the intermediate value is the mean return of this many last episodes
-INTERRUPTED = "interrupted"  # user attribute of a trial whose process died before it ended
+# User attribute that earlier versions set on a failed trial whose process died; such a
+# trial does not count towards n_trials (now a stopped trial stays running and continues).
+INTERRUPTED = "interrupted"
 
 
 # --------------------------------------------------------------- the study itself
@@ -98,6 +101,68 @@ def make_pruner(name: str, n_startup_trials: int, n_warmup_steps: int):
                       f"{', '.join(PRUNERS)}.")
 
 
+def repair_journal(url: str) -> str | None:
+    """Drop the lines of a journal file that cannot be read, before anything appends to it.
+
+    A process killed while writing leaves its last line cut off: Optuna skips such a
+    line when it reads, but appends the next record right behind it, which turns the
+    journal into one it can no longer read. Every line that parses is kept if the
+    study still loads from them, else the lines before the first broken one; the
+    damaged file is kept beside it as ``optuna.journal.damaged``. Returns a message
+    for the user naming the dropped lines, or ``None`` when there was nothing to do
+    (a database URL, no journal yet, or an intact one).
+    """
+    path = Path(url)
+    if "://" in url or not path.is_file():
+        return None
+    lines = path.read_bytes().splitlines(keepends=True)
+    broken = [number for number, line in enumerate(lines, 1) if not _readable(line)]
+    if not broken:
+        return None
+    kept = [line for number, line in enumerate(lines, 1) if number not in broken]
+    if not _loads(kept, path):
+        kept = lines[:broken[0] - 1]  # later records may build on the broken one
+    backup = path.with_name(path.name + ".damaged")
+    backup.write_bytes(b"".join(lines))
+    temporary = path.with_name(path.name + ".repaired")
+    temporary.write_bytes(b"".join(kept))
+    os.replace(temporary, path)
+    dropped = len(lines) - len(kept)
+    numbers = ", ".join(str(n) for n in broken)
+    return (f"{path}: line{'s' if len(broken) > 1 else ''} {numbers} of {len(lines)} could not "
+            f"be read (cut off by a crash while writing); dropped {dropped} line"
+            f"{'s' if dropped != 1 else ''} and kept the study's other {len(kept)}. The "
+            f"damaged file is kept as {backup}.")
+
+
+def _readable(line: bytes) -> bool:
+    import json
+
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _loads(lines: list[bytes], path: Path) -> bool:
+    """Whether Optuna replays ``lines`` as a journal without an error."""
+    trial = path.with_name(path.name + ".check")
+    try:
+        trial.write_bytes(b"".join(lines))
+        storage = open_storage(str(trial))
+        for study in storage.get_all_studies():
+            storage.get_all_trials(storage.get_study_id_from_name(study.study_name),
+                                   deepcopy=False)
+        return True
+    except Exception:  # any replay error: these lines do not make a study
+        return False
+    finally:
+        trial.unlink(missing_ok=True)
+        trial.with_name(trial.name + ".lock").unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def search_lock(sweep_dir: Path) -> Iterator[None]:
     """One search process per sweep folder: a second one would fail the first one's trials."""
@@ -130,18 +195,28 @@ def trial_id(storage, study_name: str, number: int) -> int:
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
 
-def recover_interrupted(study, storage) -> int:
-    """Trials left "running" by a killed search: mark them failed and queue their parameters
-    again, so the resumed search retries them first. Returns how many there were."""
+def interrupted_trials(study) -> list:
+    """Trials left "running" by a search that was stopped (Ctrl+C, SIGTERM) or killed.
+
+    The resumed search runs each of them again as the same trial: same number, same
+    parameters, so the same job folder, where training continues from its checkpoint.
+    """
     from optuna.trial import TrialState
 
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in stale:
-        storage.set_trial_user_attr(trial_id(storage, study.study_name, trial.number),
-                                    INTERRUPTED, True)
-        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-        study.enqueue_trial(trial.params, skip_if_exists=True)
-    return len(stale)
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+
+def resumed_seed(seed: int | None, trials_so_far: int) -> int | None:
+    """The sampler's seed for a search that already holds ``trials_so_far`` trials.
+
+    A sampler rebuilt with the user's seed would replay its first trials' parameters
+    on every resume; offsetting it by the trials already asked for continues the
+    search with new ones, and the same command stopped at the same point resumes the
+    same way.
+    """
+    if seed is None:
+        return None
+    return (int(seed) + trials_so_far) % 2**32
 
 
 def study_summary(sweep_dir: str | os.PathLike, storage: str | None = None,
@@ -172,6 +247,34 @@ def study_summary(sweep_dir: str | os.PathLike, storage: str | None = None,
         summary["best"] = {"trial": best.number, "value": best.value,
                            "params": dict(best.params)}
     return summary
+
+
+def check_settings(settings: dict) -> None:
+    """Refuse ``hydra.sweeper.*`` values that would run nothing, or something else than asked.
+
+    Raises :class:`ConfigError` naming the setting and the values it takes.
+    """
+    least = {"n_trials": 1, "n_jobs": 1, "n_startup_trials": 0, "n_warmup_steps": 0}
+    for name, minimum in least.items():
+        value = settings.get(name)
+        if value is None or int(value) < minimum:
+            raise ConfigError(f"hydra.sweeper.{name}={value}: it must be a whole number of at "
+                              f"least {minimum}.")
+    seed = settings.get("seed")
+    if seed is not None and not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"hydra.sweeper.seed={seed}: a sampler's seed is a whole number from "
+                          f"0 to {2**32 - 1}, or null for a new one each time.")
+    if settings.get("direction") not in ("maximize", "minimize"):
+        raise ConfigError(f"hydra.sweeper.direction={settings.get('direction')}: choose "
+                          "maximize (the objective is a return: higher is better) or minimize.")
+    seeds = list(settings.get("seeds") or [])
+    if any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 2**32
+           for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"hydra.sweeper.seeds={seeds}: give distinct whole numbers from 0 "
+                          f"to {2**32 - 1}, e.g. hydra.sweeper.seeds=[1,2,3].")
+    if not str(settings.get("study_name") or "").strip():
+        raise ConfigError("hydra.sweeper.study_name is empty: give the study a name, e.g. "
+                          "hydra.sweeper.study_name=retro-gamer.")
 
 
 # ------------------------------------------------------------------- search spaces
@@ -272,11 +375,16 @@ class TrialReporter:
         # The storage keeps trials, not the pruner: the job builds the sweeper's own.
         self.study = optuna.load_study(study_name=study_name, storage=self.storage,
                                        pruner=pruner)
-        self.trial = optuna.trial.Trial(self.study, trial_id(self.storage, study_name, number))
+        identifier = trial_id(self.storage, study_name, number)
+        self.trial = optuna.trial.Trial(self.study, identifier)
+        # A continued trial replays the episodes after its checkpoint: what it reported
+        # before stands (Optuna would warn about each repeat and keep the first anyway).
+        self.reported = set(self.storage.get_trial(identifier).intermediate_values)
         self.number = number
         self.returns: list[float] = []
         self.pruned_at: int | None = None
         self.by_evaluation = False  # report evaluations during training (set by the job)
+        self.reporting = True  # report intermediate values and ask the pruner
 
     def episode(self, episode: int, total_reward: float,
                 evaluation: float | None = None) -> bool:
@@ -287,6 +395,8 @@ class TrialReporter:
         return of the last ``RECENT_EPISODES`` episodes, after every episode.
         """
         self.returns.append(total_reward)
+        if not self.reporting:
+            return False
         if self.by_evaluation:
             if evaluation is None:
                 return False
@@ -294,7 +404,9 @@ class TrialReporter:
         else:
             recent = self.returns[-RECENT_EPISODES:]
             value = sum(recent) / len(recent)
-        self.trial.report(value, step=episode)
+        if episode not in self.reported:
+            self.trial.report(value, step=episode)
+            self.reported.add(episode)
         if self.trial.should_prune():
             self.pruned_at = episode
             return True
@@ -315,10 +427,17 @@ def reporter_for_job(hydra_config, by_evaluation: bool = False) -> TrialReporter
     url = storage_url(hydra_config.sweep.dir, sweeper.get("storage"))
     pruner = make_pruner(sweeper.pruner, int(sweeper.n_startup_trials),
                          int(sweeper.n_warmup_steps))
-    reporter = TrialReporter(url, sweeper.study_name, int(hydra_config.job.num), pruner)
+    seeds = list(sweeper.get("seeds") or [])
+    job = int(hydra_config.job.num)
+    # With seeds a trial's jobs are numbered trial * len(seeds) + i, one per seed.
+    reporter = TrialReporter(url, sweeper.study_name, job // max(1, len(seeds)), pruner)
     reporter.by_evaluation = by_evaluation
-    # The dashboard shows it: where this trial's run directory is.
-    reporter.trial.set_user_attr("run_dir", str(hydra_config.runtime.output_dir))
+    # The dashboard shows it: where this trial's run directory (one per seed) is.
+    name = f"run_dir_seed_{seeds[job % len(seeds)]}" if seeds else "run_dir"
+    reporter.trial.set_user_attr(name, str(hydra_config.runtime.output_dir))
+    # Several jobs of one trial cannot share its learning curve: with seeds the trial is
+    # judged on its mean at the end, and never pruned.
+    reporter.reporting = not seeds
     return reporter
 
 
@@ -335,6 +454,7 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_settings(settings)
     params = settings.get("params") or {}
     parsed = OverridesParser.create().parse_overrides(
         [f"{key}={value}" for key, value in params.items()] + list(arguments))
@@ -342,10 +462,17 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
     if not distributions:
         raise ConfigError("The Optuna search has nothing to search: give a range such as "
                           "'gamma=interval(0.9,0.999)' or 'batch_size=choice(32,64)'.")
+    seeds = [int(s) for s in settings.get("seeds") or []]
+    if seeds and ("seed" in distributions or any(o.startswith("seed=") for o in fixed)):
+        raise ConfigError("hydra.sweeper.seeds already gives each trial its seeds: leave "
+                          "'seed' out of the overrides and the search space.")
     n_trials, n_jobs = int(settings["n_trials"]), max(1, int(settings["n_jobs"]))
     sweep_dir = Path(config.hydra.sweep.dir)
     url = storage_url(sweep_dir, settings.get("storage"))
     with search_lock(sweep_dir):
+        repaired = repair_journal(url)  # before anything appends behind a broken line
+        if repaired:
+            print(repaired, file=sys.stderr, flush=True)
         storage = open_storage(url)
         study = optuna.create_study(
             study_name=settings["study_name"], storage=storage, load_if_exists=True,
@@ -353,13 +480,18 @@ def run_search(settings: dict, config, launcher, arguments: Sequence[str]) -> li
             sampler=make_sampler(settings["sampler"], settings.get("seed"), grid),
             pruner=make_pruner(settings["pruner"], int(settings["n_startup_trials"]),
                                int(settings["n_warmup_steps"])))
-        recover_interrupted(study, storage)
+        study.sampler = make_sampler(settings["sampler"], resumed_seed(
+            settings.get("seed"), len(study.get_trials(deepcopy=False))), grid)
         returns: list = []
+        stale = interrupted_trials(study)  # continued first, each as itself
+        for start in range(0, len(stale), n_jobs):
+            for batch in _consecutive(stale[start:start + n_jobs]):
+                returns += _run_batch(study, storage, launcher, batch, fixed, seeds)
         grid_done = getattr(study.sampler, "is_exhausted", lambda _: False)
         while (todo := n_trials - finished_count(study)) > 0 and not grid_done(study):
             trials = [study.ask(distributions) for _ in range(min(n_jobs, todo))]
             for batch in _consecutive(trials):
-                returns += _run_batch(study, launcher, batch, fixed, sweep_dir)
+                returns += _run_batch(study, storage, launcher, batch, fixed, seeds)
         write_results(sweep_dir, study)
     return returns
 
@@ -375,28 +507,46 @@ def _consecutive(trials: list) -> list[list]:
     return batches
 
 
-def _run_batch(study, launcher, trials: list, fixed: Sequence[str], sweep_dir: Path) -> list:
+def _run_batch(study, storage, launcher, trials: list, fixed: Sequence[str],
+               seeds: list[int]) -> list:
+    """Launch the jobs of consecutive ``trials`` together and tell the study their values.
+
+    With ``seeds`` a trial is one job per seed, numbered ``trial * len(seeds) + i``;
+    its value is the mean of its jobs' objectives (each kept in the trial's user
+    attribute ``seed_objectives``), and it fails when one of them has none.
+    """
     from optuna.trial import TrialState
 
-    overrides = [trial_overrides(trial.params, fixed) for trial in trials]
-    returns = launcher.launch(overrides, initial_job_idx=trials[0].number)
+    per_trial = max(1, len(seeds))
+    overrides = [trial_overrides(trial.params, fixed) + ([f"seed={seed}"] if seed is not None
+                                                          else [])
+                 for trial in trials for seed in (seeds or [None])]
+    returns = launcher.launch(overrides, initial_job_idx=trials[0].number * per_trial)
     stopping = CommandStop.requested  # Ctrl+C: the launcher's jobs saved and returned
-    for trial, job in zip(trials, returns, strict=True):
-        try:
-            value = objective_value(job.return_value)
-        except KeyboardInterrupt:
-            raise
-        except Exception:  # the job failed: its result.json says why
-            value = None
-        if stopping and value is None:
-            continue  # left "running": the resumed search retries it (recover_interrupted)
+    for index, trial in enumerate(trials):
+        values = [_job_value(job) for job in returns[index * per_trial:(index + 1) * per_trial]]
+        if stopping and None in values:
+            continue  # left "running": the resumed search continues it (interrupted_trials)
+        if seeds:
+            storage.set_trial_user_attr(
+                trial_id(storage, study.study_name, trial.number), "seed_objectives",
+                {str(seed): value for seed, value in zip(seeds, values, strict=True)})
+        value = None if None in values else sum(values) / len(values)
         state = TrialState.COMPLETE if value is not None else TrialState.FAIL
         # A pruned job has told the study itself; the first word stands.
-        study.tell(trial, value if value is not None else None, state=state,
-                   skip_if_finished=True)
+        study.tell(trial.number, value, state=state, skip_if_finished=True)
     if stopping:
         raise KeyboardInterrupt  # no further trials; the command says how to resume
     return returns
+
+
+def _job_value(job) -> float | None:
+    try:
+        return objective_value(job.return_value)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # the job failed: its result.json says why
+        return None
 
 
 def write_results(sweep_dir: Path, study) -> None:

@@ -165,6 +165,28 @@ def value_text(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+DISPLAY_DIGITS = 4  # significant digits of a float in a job's folder name or a leaderboard
+
+
+def shown(override: str) -> str:
+    """``name=value`` for a person to read: a long float (``gamma=0.9433445741949895``, as
+    an Optuna trial draws them) rounded to a few significant digits (``gamma=0.9433``).
+
+    Only for names and tables: the job's exact overrides stay in its ``result.json``.
+    """
+    name, sep, value = override.partition("=")
+    if not sep or not any(c.isdigit() for c in value):
+        return override
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    digits = sum(c.isdigit() for c in value.split("e")[0].lstrip("-0."))
+    if not math.isfinite(number) or digits <= DISPLAY_DIGITS + 1 or value.lstrip("-").isdigit():
+        return override
+    return f"{name}={number:.{DISPLAY_DIGITS}g}"
+
+
 def portable_sweeps(overrides: Sequence[str]) -> list[str]:
     """``overrides`` with each ``choice(...)`` rewritten as a plain list of quoted values.
 

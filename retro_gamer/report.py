@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import statistics
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -22,6 +23,7 @@ from retro_gamer.config import Hyperparameters
 from retro_gamer.errors import RetroGamerError, RunDirectoryError
 from retro_gamer.json_values import json_safe
 from retro_gamer.optuna_search import study_summary
+from retro_gamer.overrides import shown
 from retro_gamer.progress import chart_text, counted, moving_average, resample
 from retro_gamer.run_dir import (
     CONFIG_NAME,
@@ -41,6 +43,13 @@ STATUS_STYLE = {"done": "green", "running": "yellow", "pruned": "cyan", "stopped
 
 
 # ------------------------------------------------------------------ gathering
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom: with 3 seeds the
+# interval is 4.3 standard errors wide each way, not the normal approximation's 1.96.
+T_95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
+        2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
+        2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+SEED_KEY = "seed"
 
 
 def summarize_path(path: str | os.PathLike, recent: int = 10) -> dict:
@@ -162,8 +171,45 @@ def sweep_summary(sweep_dir: str | os.PathLike) -> dict:
         "best": None if best is None else {k: best[k] for k in ("job", "overrides",
                                                                   "objective")},
         "jobs": jobs,
+        "configurations": seed_groups(jobs),
         "study": study_summary(sweep.path),
     })
+
+
+def mean_interval(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and the half-width of its 95% interval (Student's t; ``None`` below 2 values)."""
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None
+    t = T_95[len(values) - 2] if len(values) - 1 <= len(T_95) else 1.96
+    return mean, t * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def seed_groups(jobs: list[dict]) -> list[dict]:
+    """A sweep over seeds, one entry per configuration: the jobs that differ only in their
+    ``seed=`` override, with the mean objective across seeds, its 95% interval and each
+    seed's objective; best mean first. Empty when no configuration ran two seeds."""
+    groups: dict[tuple, dict] = {}
+    for job in jobs:
+        seeds = [o.partition("=")[2] for o in job["overrides"] if o.startswith(SEED_KEY + "=")]
+        rest = [o for o in job["overrides"] if not o.startswith(SEED_KEY + "=")]
+        group = groups.setdefault(tuple(sorted(rest)), {"overrides": rest, "seeds": []})
+        group["seeds"].append({"seed": seeds[0] if seeds else None, "job": job["job"],
+                               "status": job["status"], "objective": job["objective"]})
+    if not any(len({s["seed"] for s in g["seeds"]}) > 1 for g in groups.values()):
+        return []
+    rows = []
+    for group in groups.values():
+        group["seeds"].sort(key=lambda s: (s["seed"] is None, str(s["seed"]).isdigit() and
+                                           int(s["seed"]) or 0, str(s["seed"])))
+        values = [s["objective"] for s in group["seeds"]
+                  if s["objective"] is not None and math.isfinite(s["objective"])]
+        mean, half = mean_interval(values)
+        rows.append({**group, "n": len(values), "mean": mean, "ci95": half})
+    rows.sort(key=lambda g: (g["mean"] is None, -(g["mean"] or 0.0)))
+    return rows
 
 
 def _network_kind(spatial: bool, hyper: Hyperparameters) -> str:
@@ -491,37 +537,59 @@ def render_sweep(summary: dict, console: Console) -> None:
         header.append(f"\nOptuna study '{study['study_name']}': {trials}")
         if study["best"]:
             best = study["best"]
-            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            params = " ".join(shown(f"{k}={v}") for k, v in best["params"].items())
             header.append(f"; best trial {best['trial']}: {_number(best['value'])} "
                           f"with {params}")
-        header.append(f"\ndashboard: optuna-dashboard {study['storage']}", style="dim")
+        header.append(f"\ndashboard: optuna-dashboard {shell_path(study['storage'])}",
+                          style="dim")
     console.print(Panel(header, title=f"Sweep {escape(summary['sweep_dir'])}",
                         title_align="left", expand=False))
     table = Table(title="Leaderboard (best first)", title_justify="left")
-    notes = any(job["error"] for job in summary["jobs"])
-    widest = max((len(o) for job in summary["jobs"] for o in job["overrides"]
-                  if o not in shared), default=6)
     for column, justify in (("rank", "right"), ("job", "right"), ("overrides", "left"),
                             ("status", "left"), ("episodes", "right"),
                             ("objective", "right"), ("seconds", "right")):
         if column == "overrides":
-            table.add_column(column, overflow="fold", min_width=min(widest, 40))
+            # The one column that gives way on a narrow terminal (or a pipe's 80
+            # columns): its values fold; the objective is never the column that goes.
+            table.add_column(column, overflow="fold")
         else:
             table.add_column(column, justify=justify, no_wrap=True)
-    if notes:
-        table.add_column("note", overflow="fold", ratio=1)
+    notes = []
     for job in summary["jobs"]:
         total = job["episodes_total"]
         episodes = f"{job['episodes_done']}/{total}" if total else str(job["episodes_done"])
-        cells = [str(job["rank"]), escape(str(job["job"])),
-                 escape("\n".join(o for o in job["overrides"] if o not in shared)
-                        or "(none)"),
-                 Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
-                 episodes, _number(job["objective"]), _number(job["seconds"], ".1f")]
-        if notes:
-            cells.append(escape(job["error"] or ""))
-        table.add_row(*cells)
+        own = [shown(o) for o in job["overrides"] if o not in shared]
+        table.add_row(str(job["rank"]), escape(str(job["job"])),
+                      escape("\n".join(own) or "(none)"),
+                      Text(job["status"], style=STATUS_STYLE.get(job["status"], "")),
+                      episodes, _number(job["objective"]), _number(job["seconds"], ".1f"))
+        if job["error"]:
+            notes.append(Text.assemble(f"job {job['job']} ", (job["status"], STATUS_STYLE.get(
+                job["status"], "")), f": {job['error']}"))
     console.print(table)
+    if summary.get("configurations"):
+        console.print(_seeds_table(summary["configurations"]))
+    for note in notes:  # whole, below the table: a reason is never cut to fit a column
+        console.print(note, highlight=False)
+
+
+def _seeds_table(configurations: list[dict]) -> Table:
+    table = Table(title="Across seeds (best mean first)", title_justify="left")
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("configuration", overflow="fold")
+    table.add_column("seeds", justify="right", no_wrap=True)
+    table.add_column("mean ± 95%", justify="right", no_wrap=True)
+    table.add_column("per seed", overflow="fold")
+    for rank, group in enumerate(configurations, 1):
+        mean = "–" if group["mean"] is None else f"{group['mean']:.4g}"
+        if group["ci95"] is not None:
+            mean += f" ± {group['ci95']:.2g}"
+        per_seed = "\n".join(f"{'base' if s['seed'] is None else s['seed']}: "
+                             f"{_number(s['objective'])}" for s in group["seeds"])
+        table.add_row(str(rank), escape("\n".join(shown(o) for o in group["overrides"])
+                                        or "(none)"),
+                      f"{group['n']}/{len(group['seeds'])}", mean, escape(per_seed))
+    return table
 
 
 def shared_overrides(jobs: list[dict]) -> list[str]:

@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -73,6 +74,7 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
                   console: Console | None = None) -> int:
     """Everything ``retro-gamer train`` does; returns the exit code."""
     console = console or Console()
+    multirun = multirun or asks_multirun(overrides)
     run = RunDirectory(run_dir)
     base = read_run_config(run.path)  # the one read; a broken file is reported before Hydra
     metadata, hyper = base.metadata, base.hyperparameters
@@ -126,6 +128,20 @@ def train_command(run_dir: str, overrides: list[str], *, resume: str | None = No
         return 0
     _print_sweep_result(summary, console)
     return 1 if summary["failed"] else 0
+
+
+def asks_multirun(overrides: list[str]) -> bool:
+    """Whether ``hydra.mode=MULTIRUN`` is among the overrides: Hydra's own way to write -m.
+
+    Hydra then sweeps, so the command must too: without this the jobs would all
+    train the base run itself.
+    """
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() == "hydra.mode" and value.strip().strip("'\"").upper() \
+                == "MULTIRUN":
+            return True
+    return False
 
 
 def _check_resume(run: RunDirectory, resume: str | None, multirun: bool,
@@ -239,10 +255,13 @@ def _remove_if_no_jobs(sweep_dir: Path) -> None:
 def job_folder_name(override_dirname: str) -> str:
     """A job folder's name after its number: the overrides, bounded and without ``/``.
 
-    Long lists are cut and end with a short hash of the whole, so names stay
-    distinct; each job's ``result.json`` and ``sweep.json`` keep the full overrides.
+    Long floats are rounded (an Optuna trial's ``gamma=0.9433445741949895`` is named
+    ``gamma=0.9433``: the job's number keeps names distinct); long lists are cut and end
+    with a short hash of the whole. Each job's ``result.json`` and ``sweep.json`` keep
+    the exact overrides.
     """
-    name = override_dirname.replace("/", "_")
+    name = ",".join(override_rules.shown(item) for item in override_dirname.split(","))
+    name = name.replace("/", "_")
     data = name.encode("utf-8")
     if len(data) <= JOB_NAME_BYTES:
         return name
@@ -275,7 +294,9 @@ def _stopped_sweep(run: RunDirectory, overrides: list[str], console: Console) ->
     sweep_dir = SweepSummary.current
     if sweep_dir is not None:
         write_summary(sweep_dir, state="stopped")
-    command = " ".join(["retro-gamer", "train", str(run.path), "-m", *overrides])
+    # Quoted for a shell: a search space such as tag(log,interval(0.0001,0.01)) has
+    # parentheses, which bash would not take unquoted.
+    command = shlex.join(["retro-gamer", "train", str(run.path), "-m", *overrides])
     console.print(f"Sweep stopped; each job saved a checkpoint. Resume it with: {command}",
                   highlight=False, soft_wrap=True)
     return EXIT_INTERRUPTED
@@ -311,9 +332,10 @@ def _print_sweep_result(summary: dict, console: Console) -> None:
         line += f"\nOptuna study '{study['study_name']}': {counts}."
         if study["best"] is not None:
             best = study["best"]
-            params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+            params = " ".join(override_rules.shown(f"{k}={v}")
+                              for k, v in best["params"].items())
             line += f"\nBest trial {best['trial']}: objective {best['value']:g} with {params}"
-        line += f"\nSee it in a browser: optuna-dashboard {study['storage']}"
+        line += f"\nSee it in a browser: optuna-dashboard {shell_path(study['storage'])}"
     elif done:
         best = max(done, key=lambda j: j["objective"])
         line += f"\nBest objective {best['objective']:g}: {best['job']}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -375,7 +376,8 @@ def stop_parallel_sweep(run: Path, cwd: Path, args: list[str], stop) -> tuple[in
 def stopped_sweep(run: Path, code: int, output: str, args: list[str]) -> Path:
     """A sweep the user stopped: status 130, how to resume it, its jobs saved and stopped."""
     assert code == 130 and "Traceback" not in output, output[-3000:]
-    assert f"Resume it with: retro-gamer train {run} {' '.join(args)}" in output
+    # Quoted as a shell needs it: interval(...) has parentheses.
+    assert f"Resume it with: {shlex.join(['retro-gamer', 'train', str(run), *args])}" in output
     [sweep_dir] = sweep_folders(run)
     assert_stopped_with_checkpoints(sweep_dir)
     return sweep_dir

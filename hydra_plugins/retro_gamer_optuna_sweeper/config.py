@@ -4,7 +4,7 @@
 # where dataclasses cannot resolve string annotations.
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional  # noqa: UP035 -- OmegaConf reads these annotations
+from typing import Any, Dict, List, Optional  # noqa: UP035 -- OmegaConf reads these annotations
 
 from hydra.core.config_store import ConfigStore
 
@@ -33,6 +33,9 @@ class RetroOptunaSweeperConf:
     study_name: str = "retro-gamer"
     # Default: the journal file SWEEP_DIR/optuna.journal. Or a database URL (sqlite:///...).
     storage: Optional[str] = None  # noqa: UP045
+    # Seeds each trial trains with, one job per seed ([1,2,3]); the objective is their mean.
+    # Empty: one job per trial, with the base run's seed.
+    seeds: List[int] = field(default_factory=list)  # noqa: UP006
     # The search space in Hydra's sweep syntax, like command-line sweep overrides.
     params: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 
