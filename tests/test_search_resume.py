@@ -96,6 +96,7 @@ def stopped_and_resumed(tmp_path_factory):
             "resumed": resumed}
 
 
+@pytest.mark.slow  # a search stopped by a signal and resumed: minutes
 def test_the_printed_resume_command_can_be_pasted_into_bash(stopped_and_resumed):
     """Item 3: ``tag(log,interval(...))`` has parentheses; unquoted, bash refuses the line."""
     outcome = stopped_and_resumed
@@ -105,6 +106,7 @@ def test_the_printed_resume_command_can_be_pasted_into_bash(stopped_and_resumed)
     assert "Resuming the unfinished sweep" in outcome["resumed"].stdout
 
 
+@pytest.mark.slow  # a search stopped by a signal and resumed: minutes
 def test_a_resumed_seeded_search_asks_for_new_parameters(stopped_and_resumed):
     """Item 1: the sampler rebuilt with the same seed replayed trials 0 and 1 as 2 and 3."""
     outcome = stopped_and_resumed
@@ -117,6 +119,7 @@ def test_a_resumed_seeded_search_asks_for_new_parameters(stopped_and_resumed):
         assert trials[number].params == params
 
 
+@pytest.mark.slow  # a search stopped by a signal and resumed: minutes
 def test_a_stopped_trial_continues_from_its_checkpoint_and_counts_once(stopped_and_resumed):
     """Item 2: the trial stopped by Ctrl+C is the same trial, in the same folder, continued
     from its checkpoint; the study holds n_trials trials, each shown once, with its state,
@@ -317,6 +320,7 @@ def test_a_sweep_over_seeds_ranks_each_configuration_by_its_mean(over_seeds):
         assert f"{configuration['mean']:.4g} ± {configuration['ci95']:.2g}" in words, shown
 
 
+@pytest.mark.slow  # a search stopped by a signal and resumed: minutes
 def test_a_search_over_seeds_resumes_after_a_kill_with_no_trial_repeated(tmp_path):
     """``hydra.sweeper.seeds=[1,2]``: each trial is one job per seed and its value is their
     mean; the command is killed (SIGKILL to its group) during trial 0's second seed, and the
