@@ -57,8 +57,6 @@ class TrainingDiverged(RetroGamerError):
     stopped before any file could record them."""
 
     def __init__(self, episode: int, loss: float, path) -> None:
-        from retro_gamer.run_dir import shell_path  # run_dir imports this module
-
         super().__init__(
             f"The loss became {loss} during episode {episode}: the network's weights are no "
             "longer finite numbers, so training stopped without saving them (the checkpoints "

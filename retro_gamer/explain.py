@@ -36,12 +36,12 @@ class Explanation:
         rows = ["Q-values (expected future reward):"]
         rows += [f"{'▶' if i == self.chosen else ' '} {name.ljust(width)} {q:10.4f}"
                  for i, (name, q) in enumerate(zip(self.actions, self.q_values, strict=True))]
-        rows.append(f"greedy margin {self.margin:.4f} (best minus second best)")
+        rows.append(f"greedy margin {self.margin:.4f} (best - runner-up)")
         if self.view:
-            rows.append(f"view around the player ({OFF_BOARD}: off the board):")
+            rows.append(f"view around the player ({OFF_BOARD} off board):")
             rows += ["  " + row for row in self.view]
         else:
-            rows.append("the network sees the whole board (no egocentric view)")
+            rows.append("it sees the whole board (no re-centring)")
         return rows
 
 

@@ -32,7 +32,7 @@ from retro_gamer.retro_adapter import keystroke
 from retro_gamer.run_dir import RunDirectory
 
 QUIT_KEYS = ("KEY_ENTER", "KEY_ESCAPE")
-EXPLANATION_WIDTH = 40  # columns kept for the explanation beside the board
+EXPLANATION_WIDTH = 40  # columns the explanation needs beside the board (else it goes below)
 EXPLAIN_KEY = "e"  # shows or hides the explanation; the user's keys never reach the game
 BETWEEN_GAMES_SECONDS = 2.0
 
@@ -215,9 +215,8 @@ def _show_explanation(terminal: Terminal, view, game, source: AgentInput) -> Non
     narrow); blank rows once it is hidden."""
     lines = source.explanation.lines() if source.explanation is not None else []
     x, y = view.get_view_origin_coords(game)
-    width = max([len(line) for line in lines] + [EXPLANATION_WIDTH])
     left, top = x + game.view_size[0] + 3, y
-    if left + width > terminal.width:
+    if left + EXPLANATION_WIDTH > terminal.width:  # a longer row beside the board is cut
         left, top = x, y + game.view_size[1] + view.state_height(game) + 4
     for i in range(max(len(lines), source.rows_shown)):
         if top + i >= terminal.height:

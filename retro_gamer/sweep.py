@@ -454,7 +454,8 @@ class TrainTask:
             config = resolve_settings(run.path, hyper, game, base=base)
             # A single run that fails before its first checkpoint is left as it was (a sweep's
             # job folder is cleared at its next start instead).
-            undo = contextlib.nullcontext() if self.multirun else run.undone_unless_saved()
+            undo = (contextlib.nullcontext() if self.multirun
+                    else run.undone_unless_saved(base.text))
             with undo, TrainingProgress(console, label=label) as progress:
                 def on_episode(stats) -> bool:
                     if progress.last is None and stats.episode > 1:  # resumed: the log

@@ -25,11 +25,19 @@ SPEC_SNAKE = {
 # ----------------------------------------------------------------- retro's examples
 
 
-def test_bundled_snake_description_is_the_specifications_example():
-    assert bundled_description("retro.examples.snake") == SPEC_SNAKE
-    table, source = read_description("retro.examples.snake")
-    assert table == SPEC_SNAKE
-    assert "bundled" in source
+# Snake's mirrors, declared beside the specification's fields (symmetric_experience uses them).
+SNAKE_SYMMETRIES = {
+    "left-right": {"actions": [["KEY_LEFT", "KEY_RIGHT"]], "characters": [["<", ">"]]},
+    "up-down": {"actions": [["KEY_UP", "KEY_DOWN"]], "characters": [["^", "v"]]},
+}
+
+
+def test_bundled_snake_description_is_the_specifications_example_and_its_mirrors():
+    for table in (bundled_description("retro.examples.snake"),
+                  read_description("retro.examples.snake")[0]):
+        assert {k: v for k, v in table.items() if k != "symmetries"} == SPEC_SNAKE
+        assert table["symmetries"] == SNAKE_SYMMETRIES
+    assert "bundled" in read_description("retro.examples.snake")[1]
 
 
 def test_snake_metadata_reads_the_board_size_from_the_game():

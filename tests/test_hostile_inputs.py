@@ -125,9 +125,12 @@ def config_is_a_folder(run: Path) -> None:
 
 
 def without_table(name: str) -> Callable[[Path], None]:
+    """The edit that removes the table ``name`` with its subtables (``[name.sub]``)."""
     def drop(text: str) -> str:
         start = text.index(f"[{name}]")
-        end = text.find("\n[", start + 1)
+        end = start
+        while (end := text.find("\n[", end + 1)) >= 0 and text.startswith(f"[{name}.", end + 1):
+            pass
         return text[:start] + ("" if end < 0 else text[end + 1:])
     return rewrite(drop)
 

@@ -58,13 +58,14 @@ COUNTING_TRAIN = textwrap.dedent("""\
             events.append("write")
 
     sys.addaudithook(hook)
+    import retro_gamer.learner as learner
     import retro_gamer.trainer as trainer
 
-    adam, train = trainer._adam, trainer.DQNTrainer.train
+    adam, train = learner.adam, trainer.DQNTrainer.train
 
-    def counted_adam(params, lr, device):
+    def counted_adam(params, lr):
         events.append(f"optimizer lr={lr}")
-        return adam(params, lr, device)
+        return adam(params, lr)
 
     def counted_train(self, *args, **kwargs):
         try:
@@ -72,7 +73,7 @@ COUNTING_TRAIN = textwrap.dedent("""\
         finally:
             events.append("trained")
 
-    trainer._adam, trainer.DQNTrainer.train = counted_adam, counted_train
+    learner.adam, trainer.DQNTrainer.train = counted_adam, counted_train
     from retro_gamer.cli import main
 
     code = main(["train", run, *overrides])

@@ -274,8 +274,8 @@ def test_a_job_that_fails_in_the_game_is_failed_and_the_other_finishes(sweeps):
     done = finish(processes["crash"], WAIT_S)
     output = done.stdout + done.stderr
     assert done.returncode == 1 and "Traceback" not in output, output
-    assert ("Failed: 1_seed=2: The game rg_crash_game raised RuntimeError during turn 1: the "
-            "game crashed in array task 1") in " ".join(done.stdout.split())
+    assert ("Failed: 1_seed=2: The game rg_crash_game raised RuntimeError during turn 1 of "
+            "episode 1: the game crashed in array task 1") in " ".join(done.stdout.split())
     sweep_dir = sweep_of(runs["crash"])
     first, second = job_dirs(sweep_dir)
     assert_complete_run(first)

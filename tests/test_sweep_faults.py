@@ -166,6 +166,7 @@ def prepare_broken_game(snake, folder):
     data["game"].update(module="rg_broken_game", board_size=[5, 1], actions=["a", "d"],
                         reward="score", character_set=["@", "$"], spatial=False,
                         observe_state=["lives", "level"])
+    data["game"].pop("symmetries", None)  # Snake's mirrors name Snake's keys
     (run / "config.toml").write_text(tomlkit.dumps(data), encoding="utf-8")
     return run, ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
                  "hydra.sweeper.sampler=grid", "max_turns_per_episode=choice(2,30)"], project

@@ -144,16 +144,22 @@ class RunDirectory:
                 f"retro-gamer train {shell_path(self.path)}")
 
     @contextlib.contextmanager
-    def undone_unless_saved(self):
+    def undone_unless_saved(self, config_text: str | None = None):
         """A training that fails or stops before its first checkpoint leaves the run as it
-        was: ``config.toml`` and ``training.log`` get their bytes back, and the folders it
+        was: ``config.toml``, ``training.log`` and its tables (``metrics.csv``,
+        ``evaluations.csv``) get their bytes back (or are removed), and the folders it
         created are removed. Once a checkpoint exists nothing is undone (a resume
-        continues from it)."""
+        continues from it). ``config_text`` is ``config.toml`` as the caller read it (a run's
+        configuration is read once: see :mod:`retro_gamer.settings`)."""
         if self.has_progress():
             yield
             return
         saved = {path: path.read_bytes() if path.is_file() else None
-                 for path in (self.config_path, self.log_path)}
+                 for path in (self.log_path, self.layout.metrics_path,
+                              self.layout.evaluations_csv_path)}
+        saved[self.config_path] = (config_text.encode("utf-8") if config_text is not None
+                                   else self.config_path.read_bytes()
+                                   if self.config_path.is_file() else None)
         created = [folder for folder in self.layout.written_folders if not folder.exists()]
         try:
             yield
