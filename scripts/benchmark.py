@@ -768,17 +768,19 @@ def suite_main(parser: argparse.ArgumentParser, args) -> int:
     minutes = SUITE_MINUTES if args.minutes is None else args.minutes
     torch.set_num_threads(1)
     results = {"suite": True, "minutes_per_game": minutes, "eval_episodes": args.eval_episodes,
-               "seed": args.seed, "machine": machine_info([1])}
+               "seed": args.seed, "overrides": args.override_values,
+               "machine": machine_info([1])}
     console = Console()
     with tempfile.TemporaryDirectory(prefix="retro-gamer-suite-") as tmp:
         results["games"] = run_suite(
             games, Path(tmp), minutes, args.eval_episodes, args.seed,
-            on_row=lambda row: console.print(row_summary(row)))
+            on_row=lambda row: console.print(row_summary(row)), overrides=args.override_values)
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = list(os.getloadavg())
     m = results["machine"]
     console.print(table(results["games"], f"retro-gamer suite: {minutes:g} min per game, "
-                        f"{args.eval_episodes} games per score, seed {args.seed}; "
+                        f"{args.eval_episodes} games per score, seed {args.seed}"
+                        + "".join(f", {k}={v}" for k, v in args.override_values.items()) + "; "
                         f"{m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']}"))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
@@ -823,8 +825,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=500.0,
                         help="with --seeds: the greedy mean counted as reached [500]")
     parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
-                        help="a hyperparameter for the score runs, as create takes it "
-                        "(repeatable), e.g. --override eval_every=0")
+                        help="a hyperparameter for the score runs and each --suite game's "
+                        "training, as create takes it (repeatable), e.g. --override "
+                        "eval_every=0")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=VALUE",
                         help="with --seeds: also train a second arm, the same seeds with this "
                         "hyperparameter changed (repeatable), side by side, and print the "

@@ -79,6 +79,21 @@ def test_suite_benchmark_prints_the_table_and_writes_json(tmp_path):
         assert row["training"]["episodes"] >= 1 and row["training"]["minutes"] > 0
 
 
+def test_suite_overrides_reach_each_games_training(tmp_path):
+    # A lever is judged on every game: --override trains each with it (here 3 episodes).
+    out = tmp_path / "suite.json"
+    completed = benchmark(tmp_path, "--suite", "--games", "wall", "--minutes", "5",
+                          "--eval-episodes", "2", "--override", "training_episodes=3",
+                          "--override", "train_every=8", "--json", str(out))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "training_episodes=3, train_every=8" in " ".join(completed.stdout.split())
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["overrides"] == {"training_episodes": 3, "train_every": 8}
+    [row] = results["games"]
+    assert row["overrides"] == results["overrides"]
+    assert row["training"]["episodes"] == 3 and row["training"]["finished"]
+
+
 def test_an_unknown_suite_game_is_refused_with_the_names(tmp_path):
     completed = benchmark(tmp_path, "--suite", "--games", "snake,pong")
     assert completed.returncode == 2

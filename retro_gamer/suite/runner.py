@@ -73,10 +73,13 @@ def reference_score(module: str, episodes: int, max_turns: int, seed: int | None
                         seed).mean
 
 
-def train_for(game: SuiteGame, run: Path, minutes: float, seed: int) -> dict[str, Any]:
-    """Train the defaults on ``game`` until its episodes end or ``minutes`` pass."""
+def train_for(game: SuiteGame, run: Path, minutes: float, seed: int,
+              overrides: dict | None = None) -> dict[str, Any]:
+    """Train the defaults (with ``overrides``, hyperparameter name to value) on ``game``
+    until its episodes end or ``minutes`` pass."""
     create_run(game.module, run, {"seed": seed, "max_turns_per_episode":
-                                  game.max_turns_per_episode, "checkpoint_every": 10**8})
+                                  game.max_turns_per_episode, "checkpoint_every": 10**8,
+                                  **(overrides or {})})
     trainer = open_trainer(run)
     started = time.perf_counter()
 
@@ -100,7 +103,7 @@ def normalised(agent: float, random_score: float, reference: float) -> float:
 
 
 def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
-             seed: int) -> dict[str, Any]:
+             seed: int, overrides: dict | None = None) -> dict[str, Any]:
     """One row of the suite's table (scores are mean returns over ``episodes`` games)."""
     eval_seed = seed + 1
     turns = game.max_turns_per_episode
@@ -108,7 +111,7 @@ def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
     reference_eval = score_policy(game.module, turns, reference_choice(game.reference()),
                                   episodes, eval_seed)
     run = workdir / game.name
-    training = train_for(game, run, minutes, seed)
+    training = train_for(game, run, minutes, seed, overrides)
     agent_eval = evaluate(run, "final" if training["finished"] else "latest", episodes,
                           eval_seed)
     row = {"game": game.name, "module": game.module, "kind": game.kind,
@@ -116,15 +119,16 @@ def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
            "random": random_eval.mean, "reference": reference_eval.mean,
            "agent": agent_eval.mean, "agent_ci95": agent_eval.ci95,
            "normalised": normalised(agent_eval.mean, random_eval.mean, reference_eval.mean),
-           "training": training}
+           "training": training, "overrides": overrides or {}}
     return json_safe(row)
 
 
 def run_suite(games: list[SuiteGame], workdir: Path, minutes: float, episodes: int,
-              seed: int, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+              seed: int, on_row: Callable[[dict], None] | None = None,
+              overrides: dict | None = None) -> list[dict]:
     rows = []
     for game in games:
-        rows.append(run_game(game, workdir, minutes, episodes, seed))
+        rows.append(run_game(game, workdir, minutes, episodes, seed, overrides))
         if on_row:
             on_row(rows[-1])
     return rows
