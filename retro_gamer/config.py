@@ -493,6 +493,13 @@ class Hyperparameters:
         "far (after reward_clip), so targets stay near 1 whatever the game's units while "
         "the ratios between rewards are kept; training.log keeps the game's own rewards."
     )
+    state_scaling: bool = _field(
+        True, "Standardise the observe_state values the network sees by the running mean "
+        "and variance of every value training has seen (Welford, 1962), clipped to +-10, as "
+        "Stable-Baselines3's VecNormalize does; the statistics are saved in each checkpoint "
+        "and used unchanged by play and eval. A value in the thousands then learns as one "
+        "near 0 does. Games without observe_state are unchanged either way."
+    )
     grad_clip: float = _field(
         10.0, "Largest gradient norm of a training step (0 = no clipping).", lo=0.0, hi=1e9,
     )
@@ -609,9 +616,10 @@ def check_center_on(center_on: str, character_set: list[str], spatial: bool) -> 
         raise ConfigError("center_on needs a spatial game (spatial = true).")
 
 
-# Fields whose change alters the network's shape: refused on a run with checkpoints.
+# Fields whose change alters the network's shape (or, state_scaling, what its inputs
+# mean): refused on a run with checkpoints.
 SHAPE_FIELDS = ("n_layers", "layer_size", "first_conv_stride", "dueling", "center_on",
-                "local_view", "view_radius", "layer_norm", "conv_width")
+                "local_view", "view_radius", "layer_norm", "conv_width", "state_scaling")
 
 
 def check_known(name: str, source: str = "hyperparameters") -> None:

@@ -19,7 +19,10 @@ works with Stable-Baselines3, CleanRL and anything else that speaks Gymnasium::
   Stable-Baselines3's ``CnnPolicy`` takes as it is.
 
 With ``observe_state`` the last two are a ``Dict`` of ``"view"`` and ``"state"`` (for
-SB3's ``MultiInputPolicy``). The actions are the description's keys plus the no-op, as
+SB3's ``MultiInputPolicy``). The state values are the game's own, in its units, in every
+observation: retro-gamer's ``state_scaling`` lives inside its own Q-network (from the
+checkpoint's statistics), and an outside algorithm standardises them its own way (SB3's
+``VecNormalize``). The actions are the description's keys plus the no-op, as
 ``Discrete(len(actions) + 1)``. Every game of the benchmark suite is registered with
 Gymnasium, ``gymnasium.make("retro-gamer/Snake-v0")`` and so on (:data:`GAME_IDS`).
 """

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from retro_gamer.config import GameMetadata, Hyperparameters
+from retro_gamer.state_scaling import standardise
 
 # What QNetwork.encode returns: the one-hot input, with the whole-board summary beside it
 # when a bounded view cuts the board.
@@ -54,7 +55,11 @@ class QNetwork(nn.Module):
     ``spatial=False``: the board is flattened ``H x W x C`` (the specification's
     non-spatial layout) and the MLP is the whole network.
 
-    ``observe_state`` values (``extras``) join the input of the MLP head.
+    ``observe_state`` values (``extras``) join the input of the MLP head; with
+    ``state_scaling`` they are standardised first by the statistics in the buffers
+    ``state_mean`` and ``state_std`` (saved in the state dict; training keeps them
+    current, see :mod:`retro_gamer.state_scaling`), so every caller passes the game's raw
+    values.
 
     ``view_radius`` bounds the egocentric view: at most ``2r+1`` cells each way, so
     the CNN's cost stops growing with the board's area (0: the whole board, as
@@ -87,6 +92,7 @@ class QNetwork(nn.Module):
         view_radius: int = 0,
         layer_norm: bool = False,
         conv_width: int = CONV1,
+        state_scaling: bool = False,
     ):
         super().__init__()
         if center_codes and not spatial:
@@ -106,7 +112,11 @@ class QNetwork(nn.Module):
         self.view_radius = view_radius  # used only with an egocentric view (center_codes)
         self.layer_norm = layer_norm
         self.conv_width = conv_width
+        self.state_scaling = state_scaling
         self.CONV1, self.CONV2 = conv_width, 2 * conv_width
+        if state_scaling and n_extras:  # (n_extras,) float32: the identity until trained
+            self.register_buffer("state_mean", torch.zeros(n_extras))
+            self.register_buffer("state_std", torch.ones(n_extras))
         codes = list(range(1, n_channels + 1)) + ([self.WALL] if self.center_codes else [])
         # One-hot as a table lookup: row ``code`` of this 256 x C table is that code's one-hot
         # row (all zeros for the empty cell and unknown codes). A lookup builds the float input
@@ -212,7 +222,19 @@ class QNetwork(nn.Module):
             "view_radius": self.view_radius,
             "layer_norm": self.layer_norm,
             "conv_width": self.conv_width,
+            "state_scaling": self.state_scaling,
         }
+
+    @property
+    def scales_state(self) -> bool:
+        """Whether observed state values are standardised before the head sees them."""
+        return self.state_scaling and self.n_extras > 0
+
+    def set_state_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Standardise observed state values by ``mean`` and ``std`` (float32, shape
+        ``(n_extras,)``) from now on; only a network with :attr:`scales_state`."""
+        self.state_mean.copy_(torch.from_numpy(mean))
+        self.state_std.copy_(torch.from_numpy(std))
 
     def player_position(self, boards: torch.Tensor, summary: torch.Tensor | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -320,8 +342,13 @@ class QNetwork(nn.Module):
         return self.q_values(self.encode(boards, extras), extras)
 
     def q_values(self, encoded: Encoded, extras: torch.Tensor) -> torch.Tensor:
-        """Q-values from an :meth:`encode`-d batch (``extras`` with or without the summary)."""
-        extras = extras[:, :self.n_extras]
+        """Q-values from an :meth:`encode`-d batch (``extras`` with or without the summary).
+
+        ``extras`` may hold the game's values in any numeric kind (float64 from a Python
+        caller, integers): they are read as the network's own floats here, the one place
+        every caller's values enter, so none can reach the head as another kind.
+        """
+        extras = extras[:, :self.n_extras].to(self.one_hot_table.dtype)
         encoded, summary = encoded if isinstance(encoded, tuple) else (encoded, None)
         features = self.features(encoded)
         if self.local_view and self.center_codes:
@@ -333,6 +360,8 @@ class QNetwork(nn.Module):
         if summary is not None:
             features = torch.cat([features, summary.flatten(1)], dim=1)
         if self.n_extras:
+            if self.state_scaling:
+                extras = standardise(extras, self.state_mean, self.state_std)
             features = torch.cat([features, extras], dim=1)
         out = self.head(features)
         if self.dueling:
@@ -425,7 +454,8 @@ def build_network(n_channels: int, board_size, metadata: GameMetadata, hp: Hyper
                     first_conv_stride=hp.first_conv_stride, dueling=hp.dueling,
                     center_on=hp.center_on, center_codes=center_codes,
                     local_view=hp.local_view, view_radius=hp.view_radius,
-                    layer_norm=hp.layer_norm, conv_width=hp.conv_width)
+                    layer_norm=hp.layer_norm, conv_width=hp.conv_width,
+                    state_scaling=hp.state_scaling)
 
 
 def planned_network(metadata: GameMetadata, hp: Hyperparameters) -> QNetwork:

@@ -5,7 +5,8 @@ The loop in :meth:`DQNTrainer.train` reads as the algorithm does: act
 epsilon-greedily, step the game, store the transition (as an n-step transition,
 reward clipped if asked, once ``n_step`` turns are known), every ``train_every`` turns
 (after ``learning_starts``) take ``gradient_steps`` steps fitting the Q-network
-to TD targets (rewards scaled by :class:`~retro_gamer.rewards.RewardScaler`)
+to TD targets (rewards scaled by :class:`~retro_gamer.rewards.RewardScaler`,
+observed state values standardised by :class:`~retro_gamer.state_scaling.StateScaler`)
 from a target network (Double DQN by default), copy the network
 into the target every ``target_update_freq`` training steps, and decay epsilon
 and the learning rate after each episode; every ``eval_every`` episodes, score
@@ -72,6 +73,7 @@ from retro_gamer.settings import (
     RunConfigFile,
     keyword_hyperparameters,
 )
+from retro_gamer.state_scaling import StateScaler
 from retro_gamer.symmetry import SymmetryGroup
 from retro_gamer.training_stats import EpisodeStats, TurnStats, mean_loss
 
@@ -270,6 +272,9 @@ class DQNTrainer:
         metadata.character_set = list(self.env.character_set)
         metadata.board_size = list(self.env.board_size)
         self._build(self.env.encoder.n_channels)
+        # state_scaling: the running statistics the networks standardise observed values by.
+        self.state_scaler = (StateScaler(self.network.n_extras) if self.network.scales_state
+                             else None)
         width, height = self.env.board_size
         n_stored = len(self._observed_extras(self.env.board, self.env.extras))
         self.replay: ReplayBuffer = make_replay(
@@ -320,6 +325,7 @@ class DQNTrainer:
         hp, env = self.hp, self.env
         self.episode += 1
         env.start(self.episode)
+        self._observe_state()
         total_reward, steps = 0.0, 0
         loss_sum, n_losses = torch.zeros((), device=self.device), 0
         epsilon = self.epsilon
@@ -332,6 +338,7 @@ class DQNTrainer:
             action = epsilon_greedy(functools.partial(self._q_values, board, extras), epsilon,
                                     env.n_actions, self.agent_rng)
             reward, done, new_characters = env.act(action)
+            self._observe_state()
             if new_characters:
                 self._meet_characters(new_characters)
             self._store(board, extras, action, reward, done)
@@ -371,6 +378,17 @@ class DQNTrainer:
                 self.learning_rate, self.env_steps, self.train_steps,
                 time.perf_counter() - started, evaluation)):
             self.stop_requested = True
+
+    def _observe_state(self) -> None:
+        """``state_scaling``: count the observed values of the board just seen into the
+        statistics, and have both networks standardise by them from now on (the replay
+        buffer keeps the raw values, so every sample is standardised alike)."""
+        if self.state_scaler is None:
+            return
+        self.state_scaler.observe(self.env.extras)
+        mean, std = self.state_scaler.statistics()
+        self.network.set_state_statistics(mean, std)
+        self.target.set_state_statistics(mean, std)
 
     def _store(self, board: np.ndarray, extras: np.ndarray, action: int, reward: float,
                done: bool) -> None:
@@ -548,6 +566,7 @@ class DQNTrainer:
             "env_steps": self.env_steps,
             "train_steps": self.train_steps,
             "rewards": self.reward_scaler.state_dict(),
+            **({"observed_state": self.state_scaler.state_dict()} if self.state_scaler else {}),
             "seed": self.hp.seed,
             "best_evaluation": self.best_evaluation,
             "rng": {
@@ -570,6 +589,11 @@ class DQNTrainer:
             self.run.require_config()
         path = self.run.checkpoint_path(str(resume))
         state = self.run.load_checkpoint(path)
+        network = state.get("network")
+        if isinstance(network, dict) and "state_scaling" not in network:
+            # Saved before state_scaling existed: its network learned from the raw values,
+            # and goes on doing so (config.toml then records state_scaling = false).
+            self.hp.state_scaling = False
         check_compatible(state, self.metadata, self.hp, path)
         state["_path"] = str(path)
         return state
@@ -597,6 +621,10 @@ class DQNTrainer:
             self.train_steps = int(state["train_steps"])
             if "rewards" in state:  # checkpoints before reward scaling: its scale starts afresh
                 self.reward_scaler.load_state_dict(state["rewards"])
+            if self.state_scaler is not None:  # every checkpoint of such a run holds them
+                self.state_scaler.load_state_dict(state["observed_state"])
+                self.network.set_state_statistics(*self.state_scaler.statistics())
+                self.target.set_state_statistics(*self.state_scaler.statistics())
             self.best_evaluation = state.get("best_evaluation")
             self.learner.set_learning_rate(self.learning_rate)
             self._restore_rng(state.get("rng"))
@@ -729,6 +757,7 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
         network["view_radius"] = hp.view_radius if fits else 0
     network.setdefault("layer_norm", False)  # saved before these fields existed: the
     network.setdefault("conv_width", QNetwork.CONV1)  # networks they built then
+    network.setdefault("state_scaling", False)
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
             raise CheckpointError(
