@@ -85,7 +85,7 @@ def test_normalised_score_is_zero_for_random_and_one_for_the_reference():
 def test_suite_benchmark_prints_the_table_and_writes_json(tmp_path):
     out = tmp_path / "suite.json"
     completed = benchmark(tmp_path, "--suite", "--games", "wall,thermostat", "--minutes",
-                          "0.01", "--eval-episodes", "2", "--json", str(out))
+                          "0.01", "--eval-episodes", "2", "--jobs", "1", "--json", str(out))
     assert completed.returncode == 0, completed.stderr[-3000:]
     for column in ("game", "random", "reference", "agent", "normalised", "minutes"):
         assert column in completed.stdout
