@@ -6,6 +6,7 @@
     python scripts/benchmark.py --seeds 10      # time-to-score over 10 seeds, references beside
     python scripts/benchmark.py --seeds 3 --preset snake --minutes 60
     python scripts/benchmark.py --suite --minutes 10   # the game suite (retro_gamer.suite)
+    python scripts/benchmark.py --suite --jobs 1       # one game at a time
 
 With ``--seeds N`` only scores are measured: N training runs (one torch thread
 each, ``--jobs`` at once), each scored greedily over ``--eval-episodes`` games,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime
 import json
 import math
 import multiprocessing
@@ -755,7 +757,12 @@ def show(results: dict) -> None:
 
 
 def suite_main(parser: argparse.ArgumentParser, args) -> int:
-    """``--suite``: the table of retro_gamer.suite.runner, printed and written as JSON."""
+    """``--suite``: the table of retro_gamer.suite.runner, printed and written as JSON.
+
+    ``--jobs`` games train at once, each in its own process with one torch thread. The
+    JSON records when the run started and ended (UTC) and the load average at both ends,
+    which scripts/suite_table.py writes under the README's table.
+    """
     from rich.console import Console
 
     from retro_gamer.suite import select
@@ -768,13 +775,17 @@ def suite_main(parser: argparse.ArgumentParser, args) -> int:
     minutes = SUITE_MINUTES if args.minutes is None else args.minutes
     torch.set_num_threads(1)
     results = {"suite": True, "minutes_per_game": minutes, "eval_episodes": args.eval_episodes,
-               "seed": args.seed, "overrides": args.override_values,
-               "machine": machine_info([1])}
+               "seed": args.seed, "overrides": args.override_values, "jobs": args.jobs,
+               "started": utc_now(), "machine": machine_info([1])}
+    results["machine"]["jobs"] = args.jobs
     console = Console()
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="retro-gamer-suite-") as tmp:
         results["games"] = run_suite(
             games, Path(tmp), minutes, args.eval_episodes, args.seed,
-            on_row=lambda row: console.print(row_summary(row)), overrides=args.override_values)
+            on_row=lambda row: console.print(row_summary(row)), jobs=args.jobs,
+            overrides=args.override_values)
+    results["finished"], results["wall_minutes"] = utc_now(), (time.perf_counter() - start) / 60
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = list(os.getloadavg())
     m = results["machine"]
@@ -782,9 +793,28 @@ def suite_main(parser: argparse.ArgumentParser, args) -> int:
                         f"{args.eval_episodes} games per score, seed {args.seed}"
                         + "".join(f", {k}={v}" for k, v in args.override_values.items()) + "; "
                         f"{m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']}"))
+    console.print(suite_load_line(results), highlight=False)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_json(args.json, results)
     return 0
+
+
+def utc_now() -> str:
+    """The time now in UTC, to the second (ISO 8601), for a result's date."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def suite_load_line(results: dict) -> str:
+    """How the suite ran: games at once, wall time, and the load average at both ends."""
+    m = results["machine"]
+
+    def load(key: str) -> str:
+        return "/".join(f"{v:.2f}" for v in m[key]) if m.get(key) else "unknown"
+
+    return (f"{results['jobs']} game(s) at once, one torch thread each; "
+            f"{results['wall_minutes']:.1f} min in all ({results['started']} to "
+            f"{results['finished']}); load average (1/5/15 min) at start "
+            f"{load('load_average_start')}, at end {load('load_average_end')}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -820,8 +850,8 @@ def main(argv: list[str] | None = None) -> int:
                         "...; with --preset, that preset for --minutes), the random policy "
                         "and the apple-chaser, per seed and across seeds")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J",
-                        help="with --seeds: runs at once, one torch thread each "
-                        "(default: the number of cores)")
+                        help="with --seeds: runs at once; with --suite: games at once; one "
+                        "torch thread each (default: the number of cores)")
     parser.add_argument("--target", type=float, default=500.0,
                         help="with --seeds: the greedy mean counted as reached [500]")
     parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
@@ -837,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="store_true",
                         help="run the game suite instead: train the defaults on each game for "
                         "--minutes, then score the agent (greedy), a random and a reference "
-                        "policy over --eval-episodes games each")
+                        "policy over --eval-episodes games each; --jobs games at once")
     parser.add_argument("--games", help="the suite's games to run, comma-separated "
                         "(default: every game but labyrinth)")
     args = parser.parse_args(argv)

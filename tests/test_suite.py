@@ -20,6 +20,7 @@ from retro_gamer.agent import GreedyAgent
 from retro_gamer.evaluation import Evaluation, evaluate_agent
 from retro_gamer.games import find_create_game
 from retro_gamer.run_dir import RunDirectory
+from retro_gamer.runs import create_run
 from retro_gamer.suite import BY_NAME, SUITE, select
 from retro_gamer.suite.games import coins, keys
 from retro_gamer.suite.runner import normalised, random_choice, reference_choice, score_policy
@@ -27,7 +28,8 @@ from retro_gamer.trainer import DQNTrainer
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
 KINDS = {"character keys", "observe_state, not spatial", "per-turn cost", "sparse reward",
-         "large board (64x24)"}
+         "large board (64x24)", "gravity: left-right mirror only"}
+TABLE_SCRIPT = SCRIPT.with_name("suite_table.py")
 
 
 def benchmark(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -53,6 +55,27 @@ def test_the_reference_policy_beats_random_play(name):
     assert reference.mean > random_play.mean
 
 
+def test_catch_description_loads_and_create_writes_a_run(tmp_path):
+    """The gravity game's description validates (its symmetry table included) as a user's
+    would: ``create`` writes config.toml for it."""
+    module = BY_NAME["catch"].module
+    metadata = GameMetadata.from_pyproject(module)
+    assert metadata.actions == ["KEY_LEFT", "KEY_RIGHT"] and metadata.spatial
+    assert set(metadata.symmetries) == {"left-right"}  # gravity: never up-down
+    create_run(module, tmp_path / "run", {"seed": 0})
+    assert (tmp_path / "run" / "config.toml").is_file()
+
+
+def test_catch_reference_catches_every_ball_and_random_play_mostly_misses():
+    """Over the same seeded games: the ball catcher scores 10 of 10 balls every game;
+    random keys lose points (a ball in the paddle's column by chance, about 1 in 7)."""
+    game = BY_NAME["catch"]
+    random_play = score_policy(game.module, 70, random_choice(0), 5, seed=1)
+    reference = score_policy(game.module, 70, reference_choice(game.reference()), 5, seed=1)
+    assert reference.scores == [10.0] * 5
+    assert random_play.mean < 0 and random_play.maximum < 10
+
+
 def test_normalised_score_is_zero_for_random_and_one_for_the_reference():
     assert normalised(-165.0, -165.0, -48.0) == 0.0
     assert normalised(-48.0, -165.0, -48.0) == 1.0
@@ -62,7 +85,7 @@ def test_normalised_score_is_zero_for_random_and_one_for_the_reference():
 def test_suite_benchmark_prints_the_table_and_writes_json(tmp_path):
     out = tmp_path / "suite.json"
     completed = benchmark(tmp_path, "--suite", "--games", "wall,thermostat", "--minutes",
-                          "0.01", "--eval-episodes", "2", "--json", str(out))
+                          "0.01", "--eval-episodes", "2", "--jobs", "1", "--json", str(out))
     assert completed.returncode == 0, completed.stderr[-3000:]
     for column in ("game", "random", "reference", "agent", "normalised", "minutes"):
         assert column in completed.stdout
@@ -80,18 +103,85 @@ def test_suite_benchmark_prints_the_table_and_writes_json(tmp_path):
 
 
 def test_suite_overrides_reach_each_games_training(tmp_path):
-    # A lever is judged on every game: --override trains each with it (here 3 episodes).
+    # A lever is judged on every game: --override trains each with it (here 3 episodes),
+    # in the worker processes of --jobs 2 too.
     out = tmp_path / "suite.json"
-    completed = benchmark(tmp_path, "--suite", "--games", "wall", "--minutes", "5",
-                          "--eval-episodes", "2", "--override", "training_episodes=3",
-                          "--override", "train_every=8", "--json", str(out))
+    completed = benchmark(tmp_path, "--suite", "--games", "wall,thermostat", "--minutes", "5",
+                          "--eval-episodes", "2", "--jobs", "2", "--override",
+                          "training_episodes=3", "--override", "train_every=8",
+                          "--json", str(out))
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "training_episodes=3, train_every=8" in " ".join(completed.stdout.split())
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["overrides"] == {"training_episodes": 3, "train_every": 8}
-    [row] = results["games"]
-    assert row["overrides"] == results["overrides"]
-    assert row["training"]["episodes"] == 3 and row["training"]["finished"]
+    assert [row["game"] for row in results["games"]] == ["wall", "thermostat"]
+    for row in results["games"]:
+        assert row["overrides"] == results["overrides"]
+        assert row["training"]["episodes"] == 3 and row["training"]["finished"]
+
+
+def test_two_games_at_once_write_the_json_the_readme_table_is_made_from(tmp_path):
+    """``--suite --jobs 2``: both games train side by side, the JSON has their rows in the
+    suite's order with the load and the dates, and scripts/suite_table.py turns those rows
+    into the README's table (best normalised first); --check then passes, and fails again
+    once a figure in the block is typed over."""
+    out = tmp_path / "suite.json"
+    completed = benchmark(tmp_path, "--suite", "--games", "wall,catch", "--jobs", "2",
+                          "--minutes", "0.02", "--eval-episodes", "3", "--json", str(out))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "2 game(s) at once" in completed.stdout and "load average" in completed.stdout
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["jobs"] == 2 and results["started"] <= results["finished"]
+    assert len(results["machine"]["load_average_start"]) == 3
+    assert len(results["machine"]["load_average_end"]) == 3
+    wall, catch = results["games"]
+    assert (wall["game"], catch["game"]) == ("wall", "catch")
+    assert catch["reference"] == 10.0 and wall["reference"] == -48.0
+    # Side by side: each game started before the other ended.
+    assert max(wall["started_unix"], catch["started_unix"]) < min(wall["ended_unix"],
+                                                                  catch["ended_unix"])
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Suite\n\n<!-- generated: suite table (python scripts/suite_table.py "
+                      "SUITE.json rewrites this block) -->\n\n| old | table |\n\n"
+                      "<!-- end generated: suite table -->\n\nMore text.\n", encoding="utf-8")
+
+    def table_script(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(TABLE_SCRIPT), str(out), "--readme",
+                               str(readme), *args], capture_output=True, text=True, timeout=120)
+
+    assert table_script("--check").returncode == 1  # the old table is stale
+    assert "| old | table |" in readme.read_text(encoding="utf-8")  # --check wrote nothing
+    assert table_script().returncode == 0
+    text = readme.read_text(encoding="utf-8")
+    rows = sorted(results["games"], key=lambda row: -row["normalised"])
+    expected = [f"| {row['game']} | {row['kind']} | "
+                f"{format(row['normalised'], '.2f').replace('-', '−')} |" for row in rows]
+    lines = text.splitlines()
+    start = lines.index("| game | kind | normalised |")
+    assert lines[start + 2:start + 4] == expected
+    assert results["started"] in text and "2 games at once" in text
+    assert text.startswith("# Suite\n") and text.endswith("More text.\n")
+    assert table_script("--check").returncode == 0
+    readme.write_text(text.replace(expected[0], expected[0][:-2] + "9 |"), encoding="utf-8")
+    stale = table_script("--check")
+    assert stale.returncode == 1 and "stale" in stale.stderr
+
+
+def test_the_table_script_refuses_a_file_without_the_block(tmp_path):
+    results = {"suite": True, "games": [{"game": "wall", "kind": "per-turn cost",
+                                         "normalised": 1.0}], "minutes_per_game": 10,
+               "seed": 0, "eval_episodes": 100,
+               "machine": {"processor": "x86_64", "cpu_count": 2, "torch": "2"}}
+    (tmp_path / "suite.json").write_text(json.dumps(results), encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text("| game | kind | normalised |\n", encoding="utf-8")
+    completed = subprocess.run([sys.executable, str(TABLE_SCRIPT), str(tmp_path / "suite.json"),
+                                "--readme", str(readme)], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 2 and "no suite table block" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert readme.read_text(encoding="utf-8") == "| game | kind | normalised |\n"
 
 
 def test_an_unknown_suite_game_is_refused_with_the_names(tmp_path):

@@ -19,7 +19,7 @@ from conftest import CHAR_GAME_SOURCE
 from retro_gamer.config import GameMetadata
 from retro_gamer.env import GameEnvironment
 from retro_gamer.errors import GameDescriptionError
-from retro_gamer.games import load_metadata
+from retro_gamer.games import find_create_game, load_metadata
 from retro_gamer.replay import Batch
 from retro_gamer.symmetry import SymmetryGroup
 
@@ -138,3 +138,83 @@ def test_a_declaration_is_checked_when_the_description_is_read():
         GameMetadata.from_mapping(
             {"actions": ["a", "d"], "reward": "score",
              "symmetries": {"left-right": {"action": [["a", "d"]]}}}, "test")
+
+
+# ------------------------------------------------------------------ a game with gravity
+#
+# The suite's Catch (retro_gamer/suite/games/catch) drops balls onto a paddle at the
+# bottom: its rules keep the left-right mirror and not the up-down one, and its
+# description declares only the first.
+
+CATCH = "retro_gamer.suite.games.catch"
+
+
+def mirrored_catch(game):
+    """A fresh Catch game that is ``game``'s left-right mirror image (paddle and ball)."""
+    from retro_gamer.suite.games import catch
+
+    other = catch.create_game()
+    for name in ("paddle", "ball"):
+        x, y = game.get_agent_by_name(name).position
+        other.get_agent_by_name(name).position = (catch.WIDTH - 1 - x, y)
+    return other
+
+
+def test_catch_declares_the_left_right_mirror_and_not_the_up_down_one():
+    metadata = load_metadata(CATCH)
+    assert set(metadata.symmetries) == {"left-right"}
+    assert metadata.symmetries["left-right"]["actions"] == [["KEY_LEFT", "KEY_RIGHT"]]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_mirrored_catch_game_is_one_the_game_produces(seed):
+    """Play Catch and its mirror image with mirrored keys through whole games: every board
+    of the mirror game is the declared mirror's transform of the original's, and so is
+    every score. Where a new ball appears at random, the mirror's is put in the mirrored
+    column (the game draws every column alike, so that is a game it produces too)."""
+    metadata = load_metadata(CATCH)
+    random.seed(seed)
+    original = find_create_game(CATCH)()
+    env = GameEnvironment(lambda: original, metadata)
+    group = SymmetryGroup(metadata.symmetries, metadata.actions, env.encoder.codes, [])
+    assert len(group) == 2  # the identity and the left-right mirror
+    symmetry = group.elements[1]
+    assert symmetry.flip_columns and not symmetry.flip_rows
+    mirror = mirrored_catch(original)
+    mirror_env = GameEnvironment(lambda: mirror, metadata)
+    env.start()
+    mirror_env.start()
+    rng = random.Random(seed)
+    turns, balls = 0, 0
+    while not env.done:
+        # The mirror game as drawn now (its environment's board predates a moved ball).
+        assert np.array_equal(symmetry.board(env.board), mirror_env.encoder.encode(mirror))
+        assert original.state["score"] == mirror.state["score"]
+        action = rng.randrange(env.n_actions)
+        ball_row = original.get_agent_by_name("ball").position[1]
+        env.act(action)
+        mirror_env.act(int(symmetry.actions[action]))
+        if original.get_agent_by_name("ball").position[1] < ball_row:  # a new ball
+            x, y = original.get_agent_by_name("ball").position
+            mirror.get_agent_by_name("ball").position = (original.board_size[0] - 1 - x, y)
+            balls += 1
+        turns += 1
+    assert mirror_env.done and turns == 70 and balls == 10
+    assert original.state["score"] == mirror.state["score"]
+
+
+def test_catch_seen_upside_down_is_a_board_the_game_never_draws():
+    """Why up-down is not declared: flipped, the paddle is on the top row, and in no turn
+    of any game is it anywhere but the bottom one (nor does a ball ever rise)."""
+    metadata = load_metadata(CATCH)
+    random.seed(3)
+    game = find_create_game(CATCH)()
+    env = GameEnvironment(lambda: game, metadata)
+    paddle = env.encoder.codes["="]
+    env.start()
+    rng = random.Random(3)
+    while not env.done:
+        assert set(np.flatnonzero((env.board == paddle).any(axis=1))) == {env.board.shape[0] - 1}
+        upside_down = env.board[::-1, :]
+        assert not (upside_down[-1] == paddle).any()  # no paddle where the game keeps it
+        env.act(rng.randrange(env.n_actions))

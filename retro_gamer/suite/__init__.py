@@ -61,6 +61,8 @@ SUITE: tuple[SuiteGame, ...] = (
               lambda: policies.PathWalker("$", "#")),
     SuiteGame("field", f"{GAMES_PACKAGE}.field", "large board (64x24)", 200,
               _fixed(policies.coin_walker)),
+    SuiteGame("catch", f"{GAMES_PACKAGE}.catch", "gravity: left-right mirror only", 70,
+              _fixed(policies.ball_catcher)),
 )
 BY_NAME = {game.name: game for game in SUITE}
 

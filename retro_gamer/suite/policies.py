@@ -58,6 +58,17 @@ def wall_sitter(game) -> str | None:
     return "KEY_LEFT"
 
 
+def ball_catcher(game) -> str | None:
+    """Catch: move under the falling ball's column and wait there.
+
+    A ball needs as many turns to fall as the board is tall less one, enough to
+    cross the board: this catches every ball.
+    """
+    paddle = game.get_agent_by_name("paddle").position[0]
+    ball = game.get_agent_by_name("ball").position[0]
+    return None if paddle == ball else "KEY_LEFT" if ball < paddle else "KEY_RIGHT"
+
+
 def thermostat_controller(game) -> str | None:
     """Thermostat: heat below the band's middle, cool above it."""
     temperature = game.state["temperature"]

@@ -7,6 +7,8 @@ retro games draw from) is seeded with the same evaluation seed before each, as
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from retro_gamer.evaluation import Evaluation, evaluate, normalised_score, summa
 from retro_gamer.games import find_create_game
 from retro_gamer.json_values import json_safe
 from retro_gamer.runs import create_run, open_trainer
-from retro_gamer.suite import SUITE, SuiteGame
+from retro_gamer.suite import BY_NAME, SUITE, SuiteGame
 from retro_gamer.suite.policies import Policy
 
 SUITE_MINUTES = 10.0  # default training budget per game (the issue allows at most 15)
@@ -105,6 +107,7 @@ def normalised(agent: float, random_score: float, reference: float) -> float:
 def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
              seed: int, overrides: dict | None = None) -> dict[str, Any]:
     """One row of the suite's table (scores are mean returns over ``episodes`` games)."""
+    started = time.time()
     eval_seed = seed + 1
     turns = game.max_turns_per_episode
     random_eval = score_policy(game.module, turns, random_choice(seed), episodes, eval_seed)
@@ -119,19 +122,58 @@ def run_game(game: SuiteGame, workdir: Path, minutes: float, episodes: int,
            "random": random_eval.mean, "reference": reference_eval.mean,
            "agent": agent_eval.mean, "agent_ci95": agent_eval.ci95,
            "normalised": normalised(agent_eval.mean, random_eval.mean, reference_eval.mean),
-           "training": training, "overrides": overrides or {}}
+           "training": training, "overrides": overrides or {},
+           # Wall-clock times (Unix seconds): which games ran side by side, under what load.
+           "started_unix": started, "ended_unix": time.time()}
     return json_safe(row)
 
 
 def run_suite(games: list[SuiteGame], workdir: Path, minutes: float, episodes: int,
               seed: int, on_row: Callable[[dict], None] | None = None,
-              overrides: dict | None = None) -> list[dict]:
-    rows = []
-    for game in games:
-        rows.append(run_game(game, workdir, minutes, episodes, seed, overrides))
-        if on_row:
-            on_row(rows[-1])
-    return rows
+              jobs: int = 1, overrides: dict | None = None) -> list[dict]:
+    """The suite's rows, in the order of ``games``, ``jobs`` games at a time.
+
+    With ``jobs`` above 1 each game runs in a process of its own with one torch thread,
+    so two games on two cores take about the time of one. A game is trained and scored
+    on the same seeds either way (each draws only from ``seed``, not from what ran before
+    it in the process); what a budget of minutes buys depends on the machine's load, which
+    the caller records. ``on_row`` gets each row as its game ends (in the order they end).
+    ``overrides`` (hyperparameter name to value) train every game with a lever.
+    """
+    if jobs <= 1 or len(games) <= 1:
+        rows = []
+        for game in games:
+            rows.append(run_game(game, workdir, minutes, episodes, seed, overrides))
+            if on_row:
+                on_row(rows[-1])
+        return rows
+    done: dict[str, dict] = {}
+    # spawn, as --seeds does: a fork of a process whose torch has started its thread pool
+    # can hang in the child.
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(jobs, len(games)),
+            mp_context=multiprocessing.get_context("spawn")) as pool:
+        # Submitted in the suite's order: the pool starts the first ``jobs`` games at once
+        # and each next game as soon as a core is free.
+        futures = {pool.submit(run_game_alone, game.name, str(workdir), minutes, episodes,
+                               seed, overrides): game.name for game in games}
+        for future in concurrent.futures.as_completed(futures):
+            done[futures[future]] = future.result()
+            if on_row:
+                on_row(done[futures[future]])
+    return [done[game.name] for game in games]
+
+
+def run_game_alone(name: str, workdir: str, minutes: float, episodes: int,
+                   seed: int, overrides: dict | None = None) -> dict[str, Any]:
+    """:func:`run_game` in a worker process of :func:`run_suite`, with one torch thread.
+
+    The game travels by name: a :class:`SuiteGame` holds a lambda, which cannot be pickled.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    return run_game(BY_NAME[name], Path(workdir), minutes, episodes, seed, overrides)
 
 
 def row_summary(row: dict) -> str:
