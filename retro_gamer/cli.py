@@ -478,11 +478,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         errors.print("[bold yellow]stopped:[/bold yellow] interrupted (files are only ever "
-                     "replaced whole: none is left half-written).", highlight=False)
+                     f"replaced whole: none is left half-written).{_how_to_go_on(args)}",
+                     highlight=False)
         return EXIT_INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _how_to_go_on(args) -> str:
+    """After a stop before training began (Ctrl+C while it starts up): how to go on."""
+    if getattr(args, "command", None) != "train" or getattr(args, "multirun", False):
+        return ""
+    from retro_gamer.run_dir import RunDirectory
+
+    try:
+        how = RunDirectory(args.run_dir).how_to_continue()
+        return f" Nothing was trained in this command; {how}"
+    except Exception:  # noqa: BLE001 -- the hint must never hide the stop itself
+        return ""
 
 
 def _replace_unencodable() -> None:

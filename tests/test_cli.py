@@ -320,3 +320,23 @@ def test_create_train_resume_info_play(tmp_path):
                                          quit_on="score:", cwd=project)
     assert status == 0, screen[-2000:]
     assert "Score:" in screen and "G" in screen
+
+
+def test_ctrl_c_while_train_starts_up_says_how_to_go_on(tmp_path, monkeypatch, capsys):
+    """A newcomer's Ctrl+C before the first episode printed only 'interrupted': it now says
+    that nothing was trained and the command that goes on (here: train it again)."""
+    import retro_gamer.sweep
+    from retro_gamer.cli import main
+
+    run = tmp_path / "run"
+    create_run("retro.examples.snake", run, {"training_episodes": 1})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(retro_gamer.sweep, "read_run_config", interrupted)
+    assert main(["train", str(run)]) == 130
+    message = " ".join(capsys.readouterr().err.split())
+    assert "stopped: interrupted" in message
+    assert "Nothing was trained in this command" in message
+    assert f"retro-gamer train {run}" in message and "--resume" not in message
