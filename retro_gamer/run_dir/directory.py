@@ -144,7 +144,7 @@ class RunDirectory:
                 f"retro-gamer train {shell_path(self.path)}")
 
     @contextlib.contextmanager
-    def undone_unless_saved(self, config_text: str | None = None):
+    def undone_unless_saved(self, config_text: str):
         """A training that fails or stops before its first checkpoint leaves the run as it
         was: ``config.toml``, ``training.log`` and its tables (``metrics.csv``,
         ``evaluations.csv``) get their bytes back (or are removed), and the folders it
@@ -157,9 +157,7 @@ class RunDirectory:
         saved = {path: path.read_bytes() if path.is_file() else None
                  for path in (self.log_path, self.layout.metrics_path,
                               self.layout.evaluations_csv_path)}
-        saved[self.config_path] = (config_text.encode("utf-8") if config_text is not None
-                                   else self.config_path.read_bytes()
-                                   if self.config_path.is_file() else None)
+        saved[self.config_path] = config_text.encode("utf-8")
         created = [folder for folder in self.layout.written_folders if not folder.exists()]
         try:
             yield
