@@ -425,7 +425,10 @@ class Hyperparameters:
         "recorded at the start of training when unset.", lo=0, hi=2**32 - 1,
     )
     train_every: int = _field(
-        4, "Environment turns between training steps.", lo=1, hi=1_000_000
+        8, "Environment turns between training steps (replay ratio = gradient_steps / "
+        "train_every). 8 with conv_width 8 learned Snake as well as 4 with 16 at about 3x "
+        "the env steps per CPU-second (docs/benchmarks.md, the levers); a game with few, "
+        "short episodes may want 4.", lo=1, hi=1_000_000
     )
     checkpoint_every: int = _field(
         100, "Episodes between checkpoints (checkpoints/ep_NNNN.pt).", lo=1, hi=100_000_000
@@ -546,8 +549,9 @@ class Hyperparameters:
         "before its ReLU (as in PQN, Gallici et al., 2024)."
     )
     conv_width: int = _field(
-        16, "Channels of the CNN's first convolution; the second has twice as many. "
-        "Fewer are cheaper per step (8: about half the multiply-adds on Snake).",
+        8, "Channels of the CNN's first convolution; the second has twice as many. 8 does "
+        "about half the multiply-adds of 16 on Snake and learned as well "
+        "(docs/benchmarks.md, the levers); runs created before this field existed used 16.",
         lo=1, hi=1024,
     )
     torch_threads: int = _field(

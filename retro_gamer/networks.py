@@ -43,8 +43,8 @@ def mlp(n_inputs: int, n_layers: int, layer_size: int, n_outputs: int,
 class QNetwork(nn.Module):
     """Maps ``(boards, extras)`` to one Q-value per action.
 
-    ``spatial=True``: two 3x3 convolutions (16 channels with stride
-    ``first_conv_stride``, then 32 with stride 2) feed the MLP head. The strides
+    ``spatial=True``: two 3x3 convolutions (``conv_width`` channels with stride
+    ``first_conv_stride``, then twice as many with stride 2) feed the MLP head. The strides
     shrink the grid before the first dense layer and before any full-resolution
     backward pass, which is where a CNN spends its FLOPs here: on Snake's 32x16
     board a training step costs about 4 ms with stride 2 first against 16 ms with
@@ -71,6 +71,8 @@ class QNetwork(nn.Module):
     features, the local window, the summary, the observed state values.
     """
 
+    # The channels every network had before conv_width existed: a network built without
+    # the argument (an old checkpoint's signature) is built as it was then.
     CONV1, CONV2 = 16, 32
     WALL = 255  # the code of an off-board cell in an egocentric view (its own channel)
     SUMMARY_CELLS = 16  # blocks per axis of the whole-board summary (a bounded view only)

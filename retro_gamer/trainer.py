@@ -303,8 +303,9 @@ class DQNTrainer:
                 if last_saved is None or _saved_at(last_saved) != self.episode:
                     last_saved = self._save(self.run.named_checkpoint(self.episode))
                 raise TrainingInterrupted(
-                    f"Training stopped at episode {self.episode}{self._cut_note()}; checkpoint "
-                    f"saved to {last_saved}. Resume with: retro-gamer train "
+                    f"Training stopped at episode {self.episode} of {hp.training_episodes}"
+                    f"{self._cut_note()}; checkpoint saved to {last_saved}."
+                    f"{self._schedule_note()} Resume with: retro-gamer train "
                     f"{shell_path(self.run.path)} --resume latest")
             final = self._save(self.run.named_checkpoint(None))
         return TrainingResult(self.episode, self.env_steps, self.train_steps, final,
@@ -590,10 +591,17 @@ class DQNTrainer:
         path = self.run.checkpoint_path(str(resume))
         state = self.run.load_checkpoint(path)
         network = state.get("network")
-        if isinstance(network, dict) and "state_scaling" not in network:
-            # Saved before state_scaling existed: its network learned from the raw values,
-            # and goes on doing so (config.toml then records state_scaling = false).
-            self.hp.state_scaling = False
+        if isinstance(network, dict):
+            # Saved before these fields existed, the network was built as they were then
+            # (raw observed values; 16 channels), and goes on so: config.toml, which takes
+            # today's default for a field it lacks, then records the value it was built with.
+            for name, then in NETWORK_FIELDS_BEFORE.items():
+                if name not in network and getattr(self.hp, name) != then:
+                    setattr(self.hp, name, then)
+                    if self.on_note:
+                        self.on_note(f"{path.name} was saved before {name} existed: the run "
+                                     f"goes on with {name} = {then}, as its network was built "
+                                     "(config.toml records it).")
         check_compatible(state, self.metadata, self.hp, path)
         state["_path"] = str(path)
         return state
@@ -688,6 +696,18 @@ class DQNTrainer:
         self.cut_short = steps
         return True
 
+    def _schedule_note(self) -> str:
+        """When a stop cuts the schedule short: where epsilon and the learning rate are,
+        beside where the schedule takes them, so the user knows the agent is unfinished."""
+        hp, left = self.hp, self.hp.training_episodes - self.episode
+        epsilon_end = max(hp.epsilon_min, self.epsilon * hp.epsilon_decay ** left)
+        rate_end = self.learning_rate * hp.lr_decay ** left
+        if self.epsilon <= epsilon_end * 1.01 and self.learning_rate <= rate_end * 1.01:
+            return ""  # nothing left to decay: the agent is as the schedule leaves it
+        return (f" The schedule had {left} episodes to go: epsilon is {self.epsilon:.3g} "
+                f"(it ends at {epsilon_end:.3g}) and the learning rate {self.learning_rate:.3g}"
+                f" (it ends at {rate_end:.3g}); resuming finishes it.")
+
     def _cut_note(self) -> str:
         if self.cut_short is None:
             return ""
@@ -739,6 +759,12 @@ def _saved_at(path: Path) -> int:
     return int(name[3:]) if name.startswith("ep_") else -1
 
 
+# Network fields a checkpoint lacks when it was saved before they existed, with the
+# value every network had then.
+NETWORK_FIELDS_BEFORE = {"layer_norm": False, "conv_width": QNetwork.CONV1,
+                         "state_scaling": False}
+
+
 def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, path) -> None:
     """Refuse a checkpoint from another game or another network shape, saying why."""
     if state.get("format") != CHECKPOINT_FORMAT:
@@ -755,9 +781,8 @@ def check_compatible(state: dict, metadata: GameMetadata, hp: Hyperparameters, p
         width, height = network.get("board_size", (0, 0))
         fits = max(width, height) <= hp.view_radius + 1
         network["view_radius"] = hp.view_radius if fits else 0
-    network.setdefault("layer_norm", False)  # saved before these fields existed: the
-    network.setdefault("conv_width", QNetwork.CONV1)  # networks they built then
-    network.setdefault("state_scaling", False)
+    for name, then in NETWORK_FIELDS_BEFORE.items():
+        network.setdefault(name, then)
     for name in SHAPE_FIELDS:
         if network.get(name) != getattr(hp, name):
             raise CheckpointError(

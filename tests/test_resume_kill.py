@@ -105,6 +105,11 @@ def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, s
     assert process.returncode == 130  # the shell's "interrupted" status
     assert "Traceback" not in out + err and "error" not in err.lower()
     assert "stopped: Training stopped at episode" in err
+    # The schedule was cut short: the user is told how far epsilon and the learning rate
+    # still had to go (the defaults decay 0.995 an episode, epsilon to its 0.05 floor).
+    said = " ".join(err.split())
+    assert "of 100000" in said and "episodes to go: epsilon is" in said
+    assert "(it ends at 0.05)" in said and "resuming finishes it" in said
     assert f"retro-gamer train {run} --resume latest" in out + err
     episodes = len(episode_lines(run))
     saved = run / "checkpoints" / f"ep_{episodes:04d}.pt"

@@ -301,9 +301,10 @@ def test_slurm_resources_follow_the_sweeps_largest_job():
                                SNAKE, DEFAULTS)["launcher"]
     # 3 million Snake transitions of two 32x16 uint8 boards each: 3.1 GB, twice over.
     assert big["cpus_per_task"] == 2 and big["mem_gb"] == 7
-    # A preset's buffer counts too: preset=snake holds 100,000 prioritized transitions.
-    snake = slurm.largest_values(DEFAULTS, ["preset=snake"])
-    assert snake["memory_capacity"] == 100_000 and snake["prioritize_experiences"] is True
+    # A preset's values count too, and an override on top of it.
+    snake = slurm.largest_values(DEFAULTS, ["preset=snake", "memory_capacity=100000"])
+    assert snake["training_episodes"] == 3000
+    assert snake["memory_capacity"] == 100_000
     wide = slurm.hydra_settings([*SLURM, "layer_size=4096", "n_layers=3"], SNAKE, DEFAULTS)
     assert wide["launcher"]["mem_gb"] == 2  # 52 M parameters, 20 bytes each
 

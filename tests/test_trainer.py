@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tomlkit
 import torch
-from conftest import one_torch_thread
+from cli_runners import run_in_process
+from conftest import one_torch_thread, train_snake
 from gamekit import (
     CORRIDOR_PYPROJECT,
     CORRIDOR_WIDTH,
@@ -392,3 +393,31 @@ def test_metadata_of_the_game_kit_is_valid():
     # Guards the other tests: the kit's description passes retro-gamer's own checks.
     GameMetadata.from_mapping(
         {k: v for k, v in corridor_metadata().to_dict().items() if k != "board_size"}, "kit")
+
+
+def test_a_snake_run_from_before_conv_width_existed_resumes_with_the_16_channels_it_had(
+        tmp_path):
+    """conv_width's default is 8 now; a run created when every network had 16 channels
+    (its checkpoints and config.toml say nothing of the field) goes on with 16 through
+    the command line, says so once, and config.toml records it."""
+    run = train_snake(tmp_path / "old", {
+        "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
+        "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
+        "device": "cpu", "conv_width": 16})
+    for path in (run / "checkpoints").glob("*.pt"):  # as an older version left them
+        state = torch.load(path, weights_only=False)
+        state.pop("checksum", None)
+        del state["network"]["conv_width"]
+        RunDirectory(run).save_checkpoint(path, state)
+    text = (run / "config.toml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if not line.startswith("conv_width")]
+    (run / "config.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert RunDirectory(run).read_config()[1].conv_width == 8  # today's default
+
+    result = run_in_process("train", run, "training_episodes=3", "--resume", "latest",
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "saved before conv_width existed" in said and "conv_width = 16" in said
+    assert RunDirectory(run).read_config()[1].conv_width == 16
+    assert episode_numbers(run) == [1, 2, 3]
