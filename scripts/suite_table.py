@@ -57,8 +57,11 @@ def render(results: dict) -> str:
     lines += [f"| {row['game']} | {row['kind']} | {number(row['normalised'])} |" for row in rows]
     m = results["machine"]
     jobs = results.get("jobs", 1)
+    overrides = results.get("overrides") or {}
+    command = "python scripts/benchmark.py --suite" + "".join(
+        f" --override {name}={value}" for name, value in overrides.items())
     lines += ["", f"Measured {results.get('started', 'at an unrecorded time')} by "
-              f"`python scripts/benchmark.py --suite`: {results['minutes_per_game']:g} min of "
+              f"`{command}`: {results['minutes_per_game']:g} min of "
               f"training per game, {jobs} game{'s' if jobs != 1 else ''} at once, one torch "
               f"thread each, seed {results['seed']}, {results['eval_episodes']} games per "
               f"score; {m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']}; load "

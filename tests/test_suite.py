@@ -184,6 +184,26 @@ def test_the_table_script_refuses_a_file_without_the_block(tmp_path):
     assert readme.read_text(encoding="utf-8") == "| game | kind | normalised |\n"
 
 
+def test_the_table_says_which_overrides_the_suite_ran_with(tmp_path):
+    """A table measured with --override is not the defaults' table: its line says so."""
+    results = {"suite": True, "games": [{"game": "wall", "kind": "per-turn cost",
+                                         "normalised": 1.0}], "minutes_per_game": 10,
+               "seed": 0, "eval_episodes": 100, "overrides": {"train_every": 8},
+               "machine": {"processor": "x86_64", "cpu_count": 2, "torch": "2"}}
+    (tmp_path / "suite.json").write_text(json.dumps(results), encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- generated: suite table (python scripts/suite_table.py SUITE.json "
+                      "rewrites this block) -->\n\n| old |\n\n"
+                      "<!-- end generated: suite table -->\n", encoding="utf-8")
+    completed = subprocess.run([sys.executable, str(TABLE_SCRIPT), str(tmp_path / "suite.json"),
+                                "--readme", str(readme)], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    text = readme.read_text(encoding="utf-8")
+    assert "`python scripts/benchmark.py --suite --override train_every=8`" in text
+    assert "| wall | per-turn cost | 1.00 |" in text
+
+
 def test_an_unknown_suite_game_is_refused_with_the_names(tmp_path):
     completed = benchmark(tmp_path, "--suite", "--games", "snake,pong")
     assert completed.returncode == 2
