@@ -38,6 +38,19 @@ def number(value: float | None) -> str:
     return f"{value:.2f}".replace("-", "−")
 
 
+def episodes(row: dict) -> str:
+    """The episodes a game trained, and whether the budget cut its schedule short (its
+    epsilon and learning rate then never reached the values the schedule ends at)."""
+    training = row.get("training") or {}
+    done = training.get("episodes")
+    if done is None:
+        return "n/a"
+    planned = training.get("planned_episodes")
+    if training.get("finished", True):
+        return f"{done}"
+    return f"{done} of {planned} (budget spent)" if planned else f"{done} (budget spent)"
+
+
 def load(values: list[float] | None) -> str:
     return "unknown" if not values else f"{values[0]:.2f}"
 
@@ -53,8 +66,9 @@ def render(results: dict) -> str:
                          "--json FILE writes one)")
     rows = sorted(results["games"], key=lambda row: (
         row["normalised"] is None, -(row["normalised"] or 0.0)))  # unscored games last
-    lines = ["| game | kind | normalised |", "|---|---|---|"]
-    lines += [f"| {row['game']} | {row['kind']} | {number(row['normalised'])} |" for row in rows]
+    lines = ["| game | kind | normalised | episodes trained |", "|---|---|---|---|"]
+    lines += [f"| {row['game']} | {row['kind']} | {number(row['normalised'])} | "
+              f"{episodes(row)} |" for row in rows]
     m = results["machine"]
     jobs = results.get("jobs", 1)
     overrides = results.get("overrides") or {}

@@ -7,6 +7,7 @@ when a configuration is too costly to train at a useful rate.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -18,7 +19,15 @@ import torch
 from conftest import one_torch_thread
 
 from retro_gamer import GameMetadata
-from retro_gamer.networks import QNetwork, count_parameters, describe
+from retro_gamer.config import Hyperparameters
+from retro_gamer.networks import (
+    SNAKE_MULTIPLY_ADDS,
+    QNetwork,
+    count_parameters,
+    describe,
+    multiply_adds,
+    planned_network,
+)
 from retro_gamer.trainer import DQNTrainer, NetworkSizeWarning
 
 FIELD_SOURCE = textwrap.dedent('''\
@@ -149,7 +158,7 @@ def test_a_400x200_board_builds_a_bounded_network_and_trains(tmp_path):
     net = trainer.network
     assert result.train_steps > 0
     assert net.view_size == (63, 63) and net.summary_grid() == (16, 16)
-    # Twice or so the defaults on Snake (591,141), not the 82 million of a whole-board view.
+    # About twice the defaults on Snake (325,013), not the millions of a whole-board view.
     assert count_parameters(net) < 1_500_000
     assert notes == [f"network: {count_parameters(net):,} parameters, "
                      + notes[0].split(" parameters, ")[1]]
@@ -168,6 +177,14 @@ def test_a_400x200_board_builds_a_bounded_network_and_trains(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(net.widened(3)(boards, torch.zeros(2, 0)),
                                    net(boards, torch.zeros(2, 0)))
+
+
+def test_the_yardstick_is_the_cost_of_todays_defaults_on_snake():
+    """Sizes and warnings are stated in units of the defaults' network on Snake: the
+    constant must follow the defaults (it went stale once, when conv_width became 8)."""
+    snake = dataclasses.replace(GameMetadata.from_pyproject("retro.examples.snake"),
+                                board_size=[32, 16])
+    assert multiply_adds(planned_network(snake, Hyperparameters())) == SNAKE_MULTIPLY_ADDS
 
 
 def test_an_oversized_network_is_named_with_its_size_when_training_starts(tmp_path):
@@ -189,11 +206,11 @@ def test_create_states_the_size_and_warns_for_an_oversized_configuration(tmp_pat
     bounded = subprocess.run([*CLI, "create", "--game", "field", "--output", "bounded"],
                              cwd=project, capture_output=True, text=True)
     assert bounded.returncode == 0, bounded.stderr
-    assert "network: 1,155,301 parameters" in bounded.stdout and "warning" not in bounded.stderr
+    assert "network: 627,317 parameters" in bounded.stdout and "warning" not in bounded.stderr
     whole = subprocess.run([*CLI, "create", "--game", "field", "--output", "whole",
                             "--view-radius", "0"], cwd=project, capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
-    assert "network: 81," in whole.stdout.replace("\n", " ")
+    assert "network: 40,997,493 parameters" in whole.stdout.replace("\n", " ")
     message = " ".join(whole.stderr.split())
     assert "warning: this network is" in message and "view_radius=31" in message
     assert "Traceback" not in whole.stderr

@@ -155,10 +155,13 @@ def test_two_games_at_once_write_the_json_the_readme_table_is_made_from(tmp_path
     assert table_script().returncode == 0
     text = readme.read_text(encoding="utf-8")
     rows = sorted(results["games"], key=lambda row: -row["normalised"])
+    # 0.02 minutes cut both schedules short: the table says how far each got.
+    assert not any(row["training"]["finished"] for row in rows)
     expected = [f"| {row['game']} | {row['kind']} | "
-                f"{format(row['normalised'], '.2f').replace('-', '−')} |" for row in rows]
+                f"{format(row['normalised'], '.2f').replace('-', '−')} | "
+                f"{row['training']['episodes']} of 1000 (budget spent) |" for row in rows]
     lines = text.splitlines()
-    start = lines.index("| game | kind | normalised |")
+    start = lines.index("| game | kind | normalised | episodes trained |")
     assert lines[start + 2:start + 4] == expected
     assert results["started"] in text and "2 games at once" in text
     assert text.startswith("# Suite\n") and text.endswith("More text.\n")
@@ -201,7 +204,7 @@ def test_the_table_says_which_overrides_the_suite_ran_with(tmp_path):
     assert completed.returncode == 0, completed.stderr
     text = readme.read_text(encoding="utf-8")
     assert "`python scripts/benchmark.py --suite --override train_every=8`" in text
-    assert "| wall | per-turn cost | 1.00 |" in text
+    assert "| wall | per-turn cost | 1.00 | n/a |" in text
 
 
 def test_an_unknown_suite_game_is_refused_with_the_names(tmp_path):

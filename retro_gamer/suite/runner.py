@@ -95,8 +95,12 @@ def train_for(game: SuiteGame, run: Path, minutes: float, seed: int,
         finished = True
     except TrainingInterrupted:  # the stop at the budget
         finished = False
+    # A budget that ends training early leaves epsilon and the learning rate where the
+    # schedule was, not where it ends: the row says so.
     return {"minutes": (time.perf_counter() - started) / 60, "episodes": trainer.episode,
-            "env_steps": trainer.env_steps, "finished": finished}
+            "planned_episodes": trainer.hp.training_episodes, "env_steps": trainer.env_steps,
+            "finished": finished, "epsilon": trainer.epsilon,
+            "learning_rate": trainer.learning_rate}
 
 
 def normalised(agent: float, random_score: float, reference: float) -> float:
