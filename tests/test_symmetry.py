@@ -218,3 +218,62 @@ def test_catch_seen_upside_down_is_a_board_the_game_never_draws():
         upside_down = env.board[::-1, :]
         assert not (upside_down[-1] == paddle).any()  # no paddle where the game keeps it
         env.act(rng.randrange(env.n_actions))
+
+
+# ------------------------------------------------------------------ an open field
+#
+# The suite's field (retro_gamer/suite/games/field) is an open 64x24 board with one coin
+# at a uniformly random cell: its rules keep both mirrors, and its description declares
+# them (the mirrored start is a cell off the centre, a position the player reaches).
+
+FIELD = "retro_gamer.suite.games.field"
+
+
+@pytest.mark.parametrize("element", [1, 2, 3])
+def test_a_mirrored_field_game_is_one_the_game_produces(element):
+    """Play field and its mirror image with mirrored keys through a whole game: every
+    board of the mirror game is the transform of the original's, and so is the score.
+    Where a collected coin reappears at random, the mirror's is put in the mirrored cell
+    (the game draws every cell alike, so that is a game it produces too)."""
+    metadata = load_metadata(FIELD)
+    assert set(metadata.symmetries) == {"left-right", "up-down"}
+    random.seed(element)
+    original = find_create_game(FIELD)()
+    env = GameEnvironment(lambda: original, metadata)
+    group = SymmetryGroup(metadata.symmetries, metadata.actions, env.encoder.codes, [])
+    assert len(group) == 4
+    symmetry = group.elements[element]
+    width, height = original.board_size
+
+    def mirrored(position):
+        x, y = position
+        return (width - 1 - x if symmetry.flip_columns else x,
+                height - 1 - y if symmetry.flip_rows else y)
+
+    mirror = find_create_game(FIELD)()
+    for name in ("player", "coin"):
+        mirror.get_agent_by_name(name).position = mirrored(
+            original.get_agent_by_name(name).position)
+    mirror_env = GameEnvironment(lambda: mirror, metadata)
+    env.start()
+    mirror_env.start()
+    rng = random.Random(element)
+    turns = 0
+    # A walk that mostly heads for the coin, so that coins are collected and redrawn.
+    while not env.done:
+        assert np.array_equal(symmetry.board(env.board), mirror_env.encoder.encode(mirror))
+        assert original.state["score"] == mirror.state["score"]
+        player = original.get_agent_by_name("player").position
+        coin = original.get_agent_by_name("coin").position
+        toward = ([0] if coin[0] > player[0] else [2] if coin[0] < player[0] else []) + \
+                 ([3] if coin[1] > player[1] else [1] if coin[1] < player[1] else [])
+        action = rng.choice(toward) if toward and rng.random() < 0.9 else rng.randrange(4)
+        score = original.state["score"]
+        env.act(action)
+        mirror_env.act(int(symmetry.actions[action]))
+        if original.state["score"] != score:  # a new coin, drawn at random
+            mirror.get_agent_by_name("coin").position = mirrored(
+                original.get_agent_by_name("coin").position)
+        turns += 1
+    assert mirror_env.done and turns == 200 and original.state["score"] >= 2
+    assert original.state["score"] == mirror.state["score"]
