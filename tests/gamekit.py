@@ -156,3 +156,20 @@ def write_project(root: Path, module: str, source: str = CORRIDOR_SOURCE,
     (root / f"{module}.py").write_text(source, encoding="utf-8")
     (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     return root
+
+
+def saved_before(run: Path, name: str) -> None:
+    """Make ``run`` look as a version before the network field ``name`` existed left it:
+    its checkpoints' network signatures and its config.toml say nothing of the field."""
+    import torch
+
+    from retro_gamer.run_dir import RunDirectory
+
+    for path in (run / "checkpoints").glob("*.pt"):
+        state = torch.load(path, weights_only=False)
+        state.pop("checksum", None)
+        del state["network"][name]
+        RunDirectory(run).save_checkpoint(path, state)
+    text = (run / "config.toml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if not line.startswith(name)]
+    (run / "config.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")

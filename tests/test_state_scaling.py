@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import one_torch_thread
-from gamekit import corridor_metadata, create_corridor
+from gamekit import corridor_metadata, create_corridor, saved_before
 from retro.game import Game
 
 from retro_gamer import GameMetadata
@@ -195,15 +195,7 @@ def test_a_checkpoint_from_before_state_scaling_resumes_on_raw_values(tmp_path):
     run = tmp_path / "old"
     heater_trainer(run, training_episodes=2, checkpoint_every=2, seed=3,
                    state_scaling=False).train()
-    for name in ("ep_0002.pt", "final.pt"):  # make them look as an older version left them
-        path = run / "checkpoints" / name
-        state = torch.load(path, weights_only=False)
-        state.pop("checksum", None)
-        del state["network"]["state_scaling"]
-        RunDirectory(run).save_checkpoint(path, state)
-    text = (run / "config.toml").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if not line.startswith("state_scaling")]
-    (run / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    saved_before(run, "state_scaling")
     assert RunDirectory(run).read_config()[1].state_scaling  # the default, for new runs
 
     trainer = DQNTrainer(create_heater, heater_metadata(), run, training_episodes=4)

@@ -20,6 +20,7 @@ from gamekit import (
     corridor_metadata,
     create_corridor,
     create_spawner,
+    saved_before,
 )
 
 from retro_gamer import GameEnvironment, GameMetadata
@@ -404,14 +405,7 @@ def test_a_snake_run_from_before_conv_width_existed_resumes_with_the_16_channels
         "training_episodes": 2, "checkpoint_every": 1, "n_layers": 1, "layer_size": 16,
         "batch_size": 8, "memory_capacity": 200, "max_turns_per_episode": 40, "seed": 0,
         "device": "cpu", "conv_width": 16})
-    for path in (run / "checkpoints").glob("*.pt"):  # as an older version left them
-        state = torch.load(path, weights_only=False)
-        state.pop("checksum", None)
-        del state["network"]["conv_width"]
-        RunDirectory(run).save_checkpoint(path, state)
-    text = (run / "config.toml").read_text(encoding="utf-8")
-    kept = [line for line in text.splitlines() if not line.startswith("conv_width")]
-    (run / "config.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    saved_before(run, "conv_width")
     assert RunDirectory(run).read_config()[1].conv_width == 8  # today's default
 
     result = run_in_process("train", run, "training_episodes=3", "--resume", "latest",
