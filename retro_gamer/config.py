@@ -544,6 +544,14 @@ class Hyperparameters:
         "target network's softmax policy (temperature 0.03) plus a bonus of 0.9 x 0.03 x "
         "the log-policy of the action taken, clipped at -1. Replaces double_dqn's target."
     )
+    novelty_bonus: float = _field(
+        0.0, "Count-based exploration (Bellemare et al., 2016; Tang et al., 2017): add "
+        "novelty_bonus x (1/sqrt(n) - 1) to each turn's learned reward (after reward "
+        "scaling, so in units of the largest reward), n the times this episode the board "
+        "the turn led to has been seen: 0 for a new board, towards -novelty_bonus for one "
+        "seen again and again. For games whose one reward is rare and far away; a game whose "
+        "boards never repeat (Snake) is unchanged. 0: off.", lo=0.0, hi=100.0,
+    )
     layer_norm: bool = _field(
         False, "Layer normalization (Ba et al., 2016) after each hidden layer of the head, "
         "before its ReLU (as in PQN, Gallici et al., 2024)."

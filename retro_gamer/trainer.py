@@ -60,6 +60,7 @@ from retro_gamer.learner import Learner, td_targets
 from retro_gamer.networks import QNetwork, build_network, describe, size_line, size_warning
 from retro_gamer.numerics import subnormals_flushed
 from retro_gamer.replay import ReplayBuffer, make_replay
+from retro_gamer.exploration import EpisodicNoveltyBonus
 from retro_gamer.rewards import RewardScaler
 from retro_gamer.run_dir import (
     RunDirectory,
@@ -284,6 +285,7 @@ class DQNTrainer:
         self.episode = self.env_steps = self.train_steps = 0
         self.n_step = NStepQueue(hp.n_step, hp.gamma)
         self.reward_scaler = RewardScaler(hp.reward_clip, hp.reward_scaling)
+        self.novelty = EpisodicNoveltyBonus(hp.novelty_bonus) if hp.novelty_bonus else None
         self.best_evaluation: dict | None = None
         note = self._restore(checkpoint) if checkpoint else None
         started = time.perf_counter()
@@ -332,6 +334,9 @@ class DQNTrainer:
         epsilon = self.epsilon
         starts = max(hp.batch_size, hp.learning_starts)
         self.n_step.clear()
+        if self.novelty is not None:
+            self.novelty.reset()
+            self.novelty.bonus(env.board)  # the start counts as seen
         while steps < hp.max_turns_per_episode:
             if self.stop_requested and self._stop_overdue(steps):
                 break
@@ -399,6 +404,8 @@ class DQNTrainer:
         if rescale != 1.0:  # the scale grew: what is stored follows it
             self.replay.rescale_rewards(rescale)
             self.n_step.rescale(rescale)
+        if self.novelty is not None:  # learned only: the logged score stays the game's
+            learned += self.novelty.bonus(env.board)
         for transition in self.n_step.add(board, extras, action, learned, env.board,
                                           self._observed_extras(env.board, env.extras), done):
             self.replay.push(*transition)

@@ -28,7 +28,7 @@ LAYERS = {
     "game side": ["games", "encoding", "retro_adapter", "env", "record"],
     "DQN core": ["networks", "replay", "sumtree", "rewards", "memory", "training_stats",
                  "agent", "explain", "evaluation", "settings", "symmetry", "device", "learner",
-                 "trainer", "tensorboard_log", "state_scaling"],
+                 "trainer", "tensorboard_log", "state_scaling", "exploration"],
     "runs and displays": ["runs", "progress", "suite", "gym"],
     "Hydra bridge": ["sweep", "hydra_conf", "hydra_adapter", "overrides", "sweep_stop",
                      "slurm", "optuna_search"],
